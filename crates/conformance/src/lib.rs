@@ -1,0 +1,2 @@
+//! cfstream-conformance: not built yet.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! cfstream-emulator: not built yet.
+#![deny(missing_docs)]

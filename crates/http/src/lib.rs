@@ -1,0 +1,2 @@
+//! cfstream-http: not built yet.
+#![deny(missing_docs)]

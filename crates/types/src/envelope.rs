@@ -1,0 +1,259 @@
+//! Cloudflare's response envelope: [`Envelope`], [`ApiMessage`], [`ApiFailure`], and decoding
+//! with the JSON path of any field at fault ([`decode`]).
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::codes::ErrorCode;
+use crate::download::Downloads;
+
+/// Every Cloudflare API answer: `{success, errors, messages, result}`.
+///
+/// Fields the spec does not name (for example `result_info`) are kept in [`Envelope::extra`].
+/// Parsing is lenient where the spec is strict but no meaning is lost: missing `errors` or
+/// `messages` read as empty, a missing `result` as `None` (the conformance crate is where
+/// strictness lives; see `crates/conformance/known-differences.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Envelope<T> {
+    /// Whether the call succeeded.
+    pub success: bool,
+    /// Why the call failed (non-empty on failure).
+    #[serde(default)]
+    pub errors: Vec<ApiMessage>,
+    /// Informational messages.
+    #[serde(default)]
+    pub messages: Vec<ApiMessage>,
+    /// The payload: present on success, `null` on failure.
+    #[serde(default = "none", bound(deserialize = "T: Deserialize<'de>"))]
+    pub result: Option<T>,
+    /// Fields this crate does not model, kept as the server sent them.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+impl<T> Envelope<T> {
+    /// A success envelope around `result`, with no errors or messages.
+    pub fn success(result: T) -> Self {
+        Self { success: true, errors: vec![], messages: vec![], result: Some(result), extra: Map::new() }
+    }
+
+    /// A failure envelope (`success: false`, `result: null`) carrying `errors`.
+    pub fn failure(errors: Vec<ApiMessage>) -> Self {
+        Self { success: false, errors, messages: vec![], result: None, extra: Map::new() }
+    }
+
+    /// The result on success, or the errors and messages on failure.
+    ///
+    /// A success with no `result` (the spec does not require one) yields `T::default()`.
+    pub fn into_result(self) -> Result<T, ApiFailure>
+    where
+        T: Default,
+    {
+        if self.success {
+            Ok(self.result.unwrap_or_default())
+        } else {
+            Err(ApiFailure { errors: self.errors, messages: self.messages })
+        }
+    }
+}
+
+/// The envelope of the list and create operations.
+pub type DownloadsEnvelope = Envelope<Downloads>;
+
+/// The envelope of the delete operations: `result` is `"ok"` in the current shape; older
+/// servers may send any JSON, which is kept as is.
+pub type DeletedEnvelope = Envelope<Value>;
+
+/// One entry of `errors` or `messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApiMessage {
+    /// The numeric code (the spec says at least 1000).
+    pub code: u32,
+    /// What happened, in words.
+    pub message: String,
+    /// Where to read more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation_url: Option<String>,
+    /// Which part of the request is at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<MessageSource>,
+    /// Fields this crate does not model, kept as the server sent them.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ApiMessage {
+    /// A message with a code and text only.
+    pub fn new(code: impl Into<u32>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            documentation_url: None,
+            source: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The same message pointing at `pointer` (a JSON pointer or a parameter name).
+    #[must_use]
+    pub fn with_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.source = Some(MessageSource { pointer: Some(pointer.into()), extra: Map::new() });
+        self
+    }
+
+    /// The code as a well-known [`ErrorCode`] where it is one.
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from(self.code)
+    }
+}
+
+impl fmt::Display for ApiMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(p) = self.source.as_ref().and_then(|s| s.pointer.as_deref()) {
+            write!(f, " (at {p})")?;
+        }
+        Ok(())
+    }
+}
+
+/// `source` of an [`ApiMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MessageSource {
+    /// Which part of the request is at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Fields this crate does not model.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a failure envelope (`success: false`) said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct ApiFailure {
+    /// The errors, in the server's order.
+    pub errors: Vec<ApiMessage>,
+    /// The messages, in the server's order.
+    pub messages: Vec<ApiMessage>,
+}
+
+impl ApiFailure {
+    /// Every error code, in order.
+    pub fn codes(&self) -> impl Iterator<Item = ErrorCode> + '_ {
+        self.errors.iter().map(ApiMessage::error_code)
+    }
+
+    /// Whether any error carries `code`.
+    pub fn has_code(&self, code: ErrorCode) -> bool {
+        self.codes().any(|c| c == code)
+    }
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.errors.is_empty() {
+            return f.write_str("the API reported failure without any error");
+        }
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a body could not be decoded: the JSON path of the field at fault and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid JSON at {path}: {message}")]
+pub struct DecodeError {
+    path: String,
+    message: String,
+}
+
+impl DecodeError {
+    /// The JSON path of the field at fault, like `result.default.percentComplete` (`.` for the
+    /// whole body).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What was wrong there.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Decodes `bytes` as `T`, naming the JSON path of any field at fault.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| DecodeError {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::download::DownloadStatus;
+    use serde_json::json;
+
+    #[test]
+    fn failure_into_result_keeps_every_error() {
+        let env: DownloadsEnvelope = serde_json::from_value(json!({
+            "success": false,
+            "errors": [{"code": 10000, "message": "Authentication error"}, {"code": 7003, "message": "No route for the URI", "source": {"pointer": "/x"}}],
+            "messages": [],
+            "result": null
+        }))
+        .unwrap();
+        let f = env.into_result().unwrap_err();
+        assert!(f.has_code(ErrorCode::Authentication));
+        assert!(f.has_code(ErrorCode::NoRoute));
+        assert_eq!(f.to_string(), "10000: Authentication error; 7003: No route for the URI (at /x)");
+    }
+
+    #[test]
+    fn success_without_result_is_default() {
+        let env: DeletedEnvelope = serde_json::from_value(json!({"success": true, "errors": [], "messages": []})).unwrap();
+        assert_eq!(env.into_result().unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let v = json!({
+            "success": true, "errors": [], "messages": [{"code": 1001, "message": "hi", "documentation_url": "https://x", "level": "info"}],
+            "result": {"default": {"status": "ready", "percentComplete": 100}},
+            "result_info": {"count": 1}
+        });
+        let env: DownloadsEnvelope = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(env.extra["result_info"]["count"], 1);
+        assert_eq!(env.messages[0].extra["level"], "info");
+        assert_eq!(serde_json::to_value(&env).unwrap(), v);
+    }
+
+    #[test]
+    fn decode_names_the_path() {
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":"half"}}}"#;
+        let e = decode::<DownloadsEnvelope>(body).unwrap_err();
+        assert!(e.path().starts_with("result"), "{e}");
+        let e = decode::<DownloadsEnvelope>(br#"{"success":tru"#).unwrap_err();
+        assert!(e.to_string().starts_with("invalid JSON at"), "{e}");
+        let ok = decode::<DownloadsEnvelope>(br#"{"success":true,"result":{"status":"inprogress","percentComplete":3}}"#).unwrap();
+        assert_eq!(ok.into_result().unwrap().default.unwrap().status, DownloadStatus::InProgress);
+    }
+}

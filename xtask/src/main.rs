@@ -1,0 +1,45 @@
+//! Project automation: `cargo xtask schemas [--check]`, `cargo xtask conformance [...]`,
+//! `cargo xtask bench [...]`.
+
+mod conformance;
+mod schemas;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "cfstream project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Derive schemas/*.json from the OpenAPI fragment (with --check: fail if they drift).
+    Schemas(schemas::Args),
+    /// Run the conformance suite (by default against the embedded emulator).
+    Conformance(conformance::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Schemas(args) => schemas::run(&args),
+        Command::Conformance(args) => conformance::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::from(2)
+        }
+    }
+}
