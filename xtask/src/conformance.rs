@@ -1,11 +1,189 @@
-//! `cargo xtask conformance`: run the conformance suite.
+//! `cargo xtask conformance`: run the conformance suite against the embedded emulator (no
+//! arguments), any server (`--base-url`), or the real API (`--live`).
 
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use cfstream_conformance::{Report, RunOptions, Target, catalogue};
+use cfstream_emulator::{Emulator, Progress, RateLimit};
+use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
 
 /// Arguments of `cargo xtask conformance`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Check this server instead of the embedded emulator.
+    #[arg(long, value_name = "URL", conflicts_with = "live")]
+    base_url: Option<Url>,
+    /// Check the real Cloudflare API (https://api.cloudflare.com/client/v4).
+    #[arg(long)]
+    live: bool,
+    /// Allow destructive checks (create, delete) on a live account.
+    #[arg(long)]
+    allow_writes: bool,
+    /// The account id.
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
+    account: Option<AccountId>,
+    /// A video that is ready to stream, used by the scenarios (repeatable).
+    #[arg(long = "video", value_name = "ID")]
+    videos: Vec<VideoId>,
+    /// Also write reports: `junit=PATH,json=PATH,md=PATH` (any subset).
+    #[arg(long, value_name = "FORMAT=PATH,...", value_delimiter = ',')]
+    report: Vec<String>,
+    /// Run only these checks (comma-separated names; see --list).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    checks: Vec<String>,
+    /// Do not run these checks (comma-separated names).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    skip: Vec<String>,
+    /// How long, in seconds, a download may take to end ready or error.
+    #[arg(long, value_name = "SECS")]
+    deadline: Option<u64>,
+    /// List the checks, one line each, and exit.
+    #[arg(long)]
+    list: bool,
+}
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not supported yet: the conformance runner")
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Junit,
+    Json,
+    Markdown,
+}
+
+fn parse_reports(specs: &[String]) -> anyhow::Result<Vec<(Format, PathBuf)>> {
+    specs
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|spec| {
+            let Some((format, path)) = spec.split_once('=') else {
+                bail!("invalid --report '{spec}': expected FORMAT=PATH (junit, json or md)");
+            };
+            let format = match format {
+                "junit" => Format::Junit,
+                "json" => Format::Json,
+                "md" | "markdown" => Format::Markdown,
+                other => bail!("invalid --report format '{other}': expected junit, json or md"),
+            };
+            if path.is_empty() {
+                bail!("invalid --report '{spec}': the path is empty");
+            }
+            Ok((format, PathBuf::from(path)))
+        })
+        .collect()
+}
+
+/// Credentials from `CLOUDFLARE_API_TOKEN`, else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`.
+fn env_credentials() -> Option<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(token) = var("CLOUDFLARE_API_TOKEN") {
+        return Some(Credentials::token(token));
+    }
+    match (var("CLOUDFLARE_EMAIL"), var("CLOUDFLARE_API_KEY")) {
+        (Some(email), Some(key)) => Some(Credentials::key(email, key)),
+        _ => None,
+    }
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("cannot write to stdout"),
+    }
+}
+
+// `main` dispatches every subcommand with its `Args` by value.
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.list {
+        let width = catalogue().iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let text: String =
+            catalogue().iter().map(|c| format!("{:width$}  {}\n", c.name, c.description)).collect();
+        write_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let reports = parse_reports(&args.report)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(run_async(&args))?;
+    write_stdout(&report.render_text())?;
+    for (format, path) in reports {
+        let text = match format {
+            Format::Junit => report.to_junit(),
+            Format::Json => report.to_json(),
+            Format::Markdown => report.to_markdown(),
+        };
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write the report '{}'", path.display()))?;
+    }
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn run_async(args: &Args) -> anyhow::Result<Report> {
+    let mut options = RunOptions::default();
+    options.only.clone_from(&args.checks);
+    options.skip.clone_from(&args.skip);
+    let remote = if args.live {
+        Some(Url::parse(DEFAULT_BASE_URL).context("invalid default base url")?)
+    } else {
+        args.base_url.clone()
+    };
+    if let Some(base_url) = remote {
+        let mut target = Target::new(base_url);
+        target.credentials = env_credentials();
+        target.account.clone_from(&args.account);
+        target.videos.clone_from(&args.videos);
+        target.live = args.live;
+        target.allow_writes = args.allow_writes;
+        if let Some(secs) = args.deadline {
+            options.deadline = Duration::from_secs(secs);
+        }
+        return cfstream_conformance::run(&target, &options)
+            .await
+            .context("conformance run failed");
+    }
+    // No target given: the embedded emulator, quick progress, no rate limit, small files.
+    let emulator = Emulator::builder()
+        .progress(Progress::Over(Duration::from_millis(300)))
+        .rate_limit(RateLimit::disabled())
+        .file_size(256 * 1024)
+        .start()
+        .await
+        .context("cannot start the embedded emulator")?;
+    let mut target = Target::new(emulator.base_url());
+    target.credentials = Some(emulator.credentials());
+    target.account = Some(args.account.clone().unwrap_or_else(|| emulator.account()));
+    target.videos = if args.videos.is_empty() {
+        emulator.videos().into_iter().filter(|v| v.ready_to_stream).map(|v| v.id).take(1).collect()
+    } else {
+        args.videos.clone()
+    };
+    target.allow_writes = true;
+    options.deadline = Duration::from_secs(args.deadline.unwrap_or(30));
+    options.poll_interval = Duration::from_millis(25);
+    let result = cfstream_conformance::run(&target, &options).await;
+    emulator.shutdown().await;
+    result.context("conformance run against the embedded emulator failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_specs_parse() {
+        let r =
+            parse_reports(&["junit=a.xml".into(), "json=b.json".into(), "md=c.md".into()]).unwrap();
+        assert_eq!(r[0], (Format::Junit, PathBuf::from("a.xml")));
+        assert_eq!(r[2].0, Format::Markdown);
+        assert!(parse_reports(&["xml=a".into()]).unwrap_err().to_string().contains("'xml'"));
+        assert!(parse_reports(&["junit".into()]).is_err());
+    }
 }

@@ -3,6 +3,7 @@
 
 mod conformance;
 mod schemas;
+mod tidy;
 
 use std::process::ExitCode;
 

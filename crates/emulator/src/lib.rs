@@ -1,2 +1,400 @@
-//! cfstream-emulator: not built yet.
+//! A local, stateful Cloudflare Stream MP4 downloads server for tests and CI: the five
+//! operations of the downloads API with Cloudflare's shapes, progress over time, public download
+//! files, Cloudflare's auth and rate limit, fault injection and optional persistence.
+//!
+//! # Example
+//!
+//! ```
+//! use cfstream_emulator::{Emulator, Progress, DEMO_TOKEN};
+//! use cfstream_types::{decode, DownloadsEnvelope, Endpoint};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::builder().progress(Progress::Instant).start().await?;
+//! let video = emulator.videos()[0].id.clone(); // the demo seed's first video is ready to stream
+//!
+//! let url = Endpoint::create(&emulator.account(), &video).url(emulator.base_url().as_str());
+//! let res = reqwest::Client::new().post(url).bearer_auth(DEMO_TOKEN).send().await?;
+//! assert_eq!(res.status(), 200);
+//! let downloads = decode::<DownloadsEnvelope>(&res.bytes().await?)?.into_result()?;
+//! let file_url = downloads.default.unwrap().url.unwrap();
+//! assert!(file_url.as_str().ends_with("/downloads/default.mp4"));
+//!
+//! let file = reqwest::get(file_url).await?.bytes().await?;
+//! assert_eq!(file.len() as u64, cfstream_emulator::DEFAULT_FILE_SIZE);
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Routes
+//!
+//! | method | path | answer |
+//! | --- | --- | --- |
+//! | GET | `[/client/v4]/accounts/{account_id}/stream/{identifier}/downloads` | the video's downloads |
+//! | POST | same | creates the `default` download (or answers the current state) |
+//! | DELETE | same | deletes the `default` download: `result: "ok"` |
+//! | POST | `[/client/v4]/accounts/{account_id}/stream/{identifier}/downloads/{download_type}` | creates a `default` or `audio` download |
+//! | DELETE | same | deletes it: `result: "ok"` |
+//! | GET, HEAD | `/{uid}/downloads/default.mp4`, `/{uid}/downloads/audio.m4a` | the file (no credentials) |
+//! | GET | `/__emulator/state` | every account, video and download, the faults, counters |
+//! | GET | `/__emulator/requests` | the latest answered requests (method, path, status) |
+//! | POST | `/__emulator/videos` | adds a video: `{"account"?, "id"?, "ready_to_stream"?: true, "duration_secs"?: 30}` |
+//! | PUT | `/__emulator/readiness` | `{"account"?, "video", "ready_to_stream": bool}` |
+//! | PUT | `/__emulator/download-status` | `{"account"?, "video", "download_type"?: "default", "status": "error"}` |
+//! | GET, PUT | `/__emulator/faults` | the [`Faults`] JSON (see [`faults`]) |
+//! | POST | `/__emulator/reset` | back to the seed (see [`Admin::reset`]) |
+//!
+//! API operations are routed with the path templates of [`cfstream_types::endpoint`], with and
+//! without the `/client/v4` prefix. Admin routes need the same credentials as the API; an
+//! omitted `account` is the first one. They answer in the same envelope and are never rate
+//! limited or faulted.
+//!
+//! # Behaviour
+//!
+//! - Every answer is `application/json` in Cloudflare's envelope (`errors` and `messages`
+//!   always arrays). Every failure is `{"success":false,"errors":[{"code","message"}],
+//!   "messages":[],"result":null}` with a code of at least 1000; internal causes go to the
+//!   tracing log, not to the client.
+//! - Checks, in order: path and headers bounded (414, 431; 413 for a body over 64 KiB, and
+//!   hyper's own answers to unparsable requests are rewritten into the envelope); unknown
+//!   route: 404, code 7003 "No route for the URI"; wrong method: 405 with `Allow`, code 10405;
+//!   the rate limit (429); injected faults; credentials: none 401 code 9106, wrong 403 code
+//!   10000 (a 2XX never comes without valid credentials); `account_id` or `identifier` over 32
+//!   characters: 400 code 10400 naming the parameter in the message and `source.pointer`;
+//!   a `download_type` other than `default` or `audio`: 400 naming it; a POST body that is
+//!   neither empty nor JSON: 400.
+//! - An account the emulator does not hold answers 403 code 10000, which is what Cloudflare
+//!   answers a token without access to an account. A video id of valid length that names no
+//!   video (non-hex included): 404 code 10404.
+//! - Create on a video not ready to stream: 409 code 10409. Create starts the download
+//!   `inprogress` at 0 %, rising (floored to a tenth, so never going down) to `ready` at 100 %
+//!   over the [`Progress`] duration, measured with `tokio::time::Instant`. Create again answers
+//!   the current state. `url` is always present and points back at the emulator.
+//! - Delete removes the download; deleting one that does not exist is harmless and also
+//!   answers `result: "ok"` (a repeated DELETE must be idempotent, and Cloudflare's legacy
+//!   `DELETE .../downloads` is documented as a plain "turn off"). Delete of an unknown video
+//!   is still 404. `DELETE .../downloads` deletes the `default` download only, as the spec says.
+//! - The file route serves [`expected_file_bytes`] of [`EmulatorBuilder::file_size`] bytes,
+//!   streamed in 64 KiB chunks, with `Content-Length`, `Accept-Ranges: bytes`, `ETag`, a single
+//!   `Range` (206 + `Content-Range`; 416 + `Content-Range: bytes */size` when unsatisfiable;
+//!   other forms are ignored), `?filename=NAME` (1 to 120 of `[A-Za-z0-9_-]`, else 400) as
+//!   `Content-Disposition: attachment; filename="NAME.mp4"`, 404 until the download is `ready`.
+//! - Rate limit ([`RateLimit`]), per presented credentials, in fixed windows: every API answer
+//!   carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds);
+//!   past the limit, 429 code 10429 with `retry-after` until the window ends.
+//! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
+//!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
+//!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected
+//!   5XX faults are emulator-only too).
+//! - Each request is logged on a `request` span (`method`, `path`) with an `answered` event
+//!   (`status`, `latency_ms`) at INFO; credentials are never logged.
+//! - State file ([`EmulatorBuilder::state_file`]): loaded at start if it exists (the seed is
+//!   then only what [`Admin::reset`] returns to), rewritten atomically after every change and
+//!   at shutdown. In-progress downloads resume where they were; progress pauses while the
+//!   emulator is down.
+//!
+//! # Crate features
+//!
+//! None.
 #![deny(missing_docs)]
+
+mod admin;
+mod api;
+mod auth;
+mod config;
+mod content;
+mod error;
+pub mod faults;
+mod files;
+mod persist;
+mod ratelimit;
+mod respond;
+pub mod seed;
+mod server;
+mod shared;
+mod state;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cfstream_types::{AccountId, Credentials, Url};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{Progress, RateLimit};
+pub use content::expected_file_bytes;
+pub use error::{Error, ErrorKind};
+pub use faults::{Fault, FaultRoute, FaultRule, Faults};
+pub use seed::{DEMO_ACCOUNT, DEMO_VIDEOS, Seed, VideoInfo};
+pub use shared::{Admin, RequestRecord};
+
+use crate::faults::FaultPlan;
+use crate::persist::Persister;
+use crate::ratelimit::Limiter;
+use crate::shared::Shared;
+use crate::state::Store;
+
+/// The API token accepted when no credentials are configured.
+pub const DEMO_TOKEN: &str = "cfstream-demo-token";
+
+/// The size of each generated download file unless [`EmulatorBuilder::file_size`] says
+/// otherwise: 1 MiB.
+pub const DEFAULT_FILE_SIZE: u64 = 1024 * 1024;
+
+/// The entry point: [`Emulator::builder`].
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: the [`DEMO_TOKEN`], the demo [`Seed`], progress over 3 s,
+    /// no faults, Cloudflare's rate limit, 1 MiB files, `127.0.0.1` on an ephemeral port, no
+    /// state file.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            credentials: Vec::new(),
+            seed: Seed::demo(),
+            progress: Progress::default(),
+            faults: Faults::none(),
+            rate_limit: RateLimit::default(),
+            file_size: DEFAULT_FILE_SIZE,
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            state_file: None,
+        }
+    }
+}
+
+/// Configures and starts an emulator (see [`Emulator::builder`]).
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    credentials: Vec<Credentials>,
+    seed: Seed,
+    progress: Progress,
+    faults: Faults,
+    rate_limit: RateLimit,
+    file_size: u64,
+    bind: SocketAddr,
+    state_file: Option<PathBuf>,
+}
+
+impl EmulatorBuilder {
+    /// Accepts these credentials (call again to accept several). Without any, the emulator
+    /// accepts the token [`DEMO_TOKEN`].
+    #[must_use]
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials.push(credentials);
+        self
+    }
+
+    /// Starts from this seed instead of [`Seed::demo`].
+    #[must_use]
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How fast downloads get ready (default: over 3 seconds).
+    #[must_use]
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Faults to inject from the start (default: none).
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The API rate limit (default: 1200 requests per 5 minutes).
+    #[must_use]
+    pub fn rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// The size in bytes of every generated download file (default [`DEFAULT_FILE_SIZE`]).
+    #[must_use]
+    pub fn file_size(mut self, bytes: u64) -> Self {
+        self.file_size = bytes;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    #[must_use]
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Keeps the state in this JSON file, so that it survives a restart (see the crate docs).
+    #[must_use]
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
+    /// Binds, loads the state and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<RunningEmulator, Error> {
+        self.seed.validate()?;
+        self.faults.validate()?;
+        let credentials = if self.credentials.is_empty() {
+            vec![Credentials::token(DEMO_TOKEN)]
+        } else {
+            self.credentials
+        };
+        let listener = tokio::net::TcpListener::bind(self.bind).await.map_err(|e| {
+            Error::with_source(ErrorKind::Bind, format!("cannot listen on {}: {e}", self.bind), e)
+        })?;
+        let local = listener.local_addr().map_err(|e| {
+            Error::with_source(
+                ErrorKind::Bind,
+                format!("cannot read the address bound for {}: {e}", self.bind),
+                e,
+            )
+        })?;
+        let host = match local.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let addr = SocketAddr::new(host, local.port());
+        let origin = format!("http://{addr}");
+        let total = self.progress.duration();
+        let persist = self.state_file.map(|p| Arc::new(Persister::new(p)));
+        let store = match persist.as_ref().map(|p| p.load()).transpose()?.flatten() {
+            Some(file) => {
+                Store::from_file(file, total, origin.clone(), tokio::time::Instant::now()).map_err(
+                    |e| {
+                        let path = persist
+                            .as_ref()
+                            .map(|p| p.path().display().to_string())
+                            .unwrap_or_default();
+                        Error::new(e.kind(), format!("invalid state file '{path}': {e}"))
+                    },
+                )?
+            }
+            None => Store::from_seed(&self.seed, total, origin.clone()),
+        };
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            seed: self.seed,
+            credentials,
+            faults: Mutex::new(FaultPlan::new(self.faults.clone())),
+            initial_faults: self.faults,
+            limiter: Limiter::new(self.rate_limit),
+            file_size: self.file_size,
+            progress: self.progress,
+            persist,
+            requests: AtomicU64::new(0),
+            log: Mutex::new(Default::default()),
+        });
+        if let Some(p) = shared.persist.clone() {
+            // Write the state file now, so a bad path fails the start rather than every change.
+            let snap = {
+                let store = shared.store();
+                shared.snapshot(&store)
+            };
+            if let Some((version, bytes)) = snap {
+                tokio::task::spawn_blocking(move || p.write(version, &bytes)).await.map_err(
+                    |e| Error::with_source(ErrorKind::Io, format!("state writer failed: {e}"), e),
+                )??;
+            }
+        }
+        let (shutdown, rx) = watch::channel(false);
+        let app = server::app(shared.clone());
+        let task = tokio::spawn(server::serve(listener, app, shared.clone(), rx));
+        tracing::info!(%origin, "cfstream emulator listening");
+        Ok(RunningEmulator { addr, origin, shared, shutdown, task: Some(task) })
+    }
+}
+
+/// A running emulator. Dropping it stops it (gracefully, in the background);
+/// [`RunningEmulator::shutdown`] stops it and waits.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    origin: String,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// The API base URL, like `http://127.0.0.1:PORT/client/v4`.
+    pub fn base_url(&self) -> Url {
+        // `origin` is `http://` + a socket address: always a valid URL.
+        Url::parse(&format!("{}/client/v4", self.origin))
+            .expect("the emulator's origin is a valid URL")
+    }
+
+    /// The address to connect to (the bound address, with `127.0.0.1` or `::1` for an
+    /// unspecified one).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first account (the demo account with the default seed).
+    pub fn account(&self) -> AccountId {
+        let store = self.shared.store();
+        match store.accounts.first() {
+            Some(a) => a.id.clone(),
+            // A store always has an account (seeds and state files are checked); the demo
+            // account is the least surprising answer if that ever changed.
+            None => seed::demo_account(),
+        }
+    }
+
+    /// The first accepted credentials.
+    pub fn credentials(&self) -> Credentials {
+        self.shared.credentials.first().cloned().unwrap_or_else(|| Credentials::token(DEMO_TOKEN))
+    }
+
+    /// Every video now, account by account.
+    pub fn videos(&self) -> Vec<VideoInfo> {
+        self.shared.store().videos()
+    }
+
+    /// In-process control.
+    pub fn admin(&self) -> Admin {
+        Admin { shared: self.shared.clone() }
+    }
+
+    /// Stops accepting, lets open requests finish (at most 5 s), saves the state file, and
+    /// waits for all of it.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+        self.save_now();
+    }
+
+    fn save_now(&self) {
+        if self.shared.persist.is_some() {
+            let snap = {
+                let mut store = self.shared.store();
+                // A fresh version, so the latest progress is written even if nothing changed.
+                store.version += 1;
+                self.shared.snapshot(&store)
+            };
+            self.shared.save_blocking(snap);
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            let _ = self.shutdown.send(true);
+            self.save_now();
+        }
+    }
+}

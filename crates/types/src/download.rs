@@ -334,13 +334,21 @@ impl Serialize for Downloads {
     }
 }
 
+/// Decodes one download, naming the field at fault as `key.field: message`.
+fn download_at(key: &str, value: Value) -> Result<Download, String> {
+    serde_path_to_error::deserialize::<_, Download>(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." { format!("{key}: {}", e.inner()) } else { format!("{key}.{path}: {}", e.inner()) }
+    })
+}
+
 impl<'de> Deserialize<'de> for Downloads {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let map = Map::<String, Value>::deserialize(d)?;
         // The founding document's shape: the whole result is one (default) download.
         if map.contains_key("status") {
-            let download = Download::deserialize(Value::Object(map))
-                .map_err(|e| D::Error::custom(format_args!("legacy flat result: {e}")))?;
+            let download = download_at("(legacy flat result)", Value::Object(map))
+                .map_err(D::Error::custom)?;
             return Ok(Downloads { default: Some(download), ..Downloads::default() });
         }
         let mut out = Downloads::default();
@@ -348,8 +356,7 @@ impl<'de> Deserialize<'de> for Downloads {
             let t = DownloadType::from_wire(&key);
             match t {
                 DownloadType::Default | DownloadType::Audio => {
-                    let download = Download::deserialize(value)
-                        .map_err(|e| D::Error::custom(format_args!("{key}: {e}")))?;
+                    let download = download_at(&key, value).map_err(D::Error::custom)?;
                     out.set(&t, Some(download));
                 }
                 DownloadType::Other(name) => match Download::deserialize(&value) {
@@ -422,10 +429,10 @@ mod tests {
     fn names_the_field_at_fault() {
         let e = serde_json::from_value::<Downloads>(json!({"audio": {"status": "ready", "percentComplete": -1}}))
             .unwrap_err();
-        assert!(e.to_string().starts_with("audio: "), "{e}");
+        assert!(e.to_string().starts_with("audio.percentComplete: "), "{e}");
         let e = serde_json::from_value::<Downloads>(json!({"default": {"status": "ready", "percentComplete": 1, "url": "not a url"}}))
             .unwrap_err();
-        assert!(e.to_string().contains("default"), "{e}");
+        assert!(e.to_string().starts_with("default.url: "), "{e}");
     }
 
     #[test]

@@ -209,7 +209,7 @@ mod tests {
         #[test]
         fn valid_ids_round_trip(s in "[0-9a-fA-F]{1,32}") {
             let id: VideoId = s.parse().unwrap();
-            prop_assert_eq!(id.to_string(), s.clone());
+            prop_assert_eq!(id.to_string(), s);
             let back: VideoId = serde_json::from_value(serde_json::to_value(&id).unwrap()).unwrap();
             prop_assert_eq!(back, id);
         }

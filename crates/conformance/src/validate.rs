@@ -1,0 +1,525 @@
+//! Validation of one answer against the spec: the compiled schemas ([`Validator`]) and what a
+//! broken rule looks like ([`Violation`]).
+
+use std::sync::LazyLock;
+
+use cfstream_types::{DeletedEnvelope, DownloadsEnvelope, Operation, ResponseKind};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::catalogue as c;
+use crate::error::{Error, ErrorKind};
+
+/// How many characters of an offending value a [`Violation`] keeps.
+const VALUE_MAX: usize = 120;
+
+macro_rules! schema_text {
+    ($name:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/", $name))
+    };
+}
+
+/// The schema texts embedded at build time, by file name under `schemas/`.
+pub(crate) const DOWNLOADS_RESPONSE: &str = schema_text!("downloads-response.json");
+pub(crate) const DELETED_RESPONSE: &str = schema_text!("deleted-response.json");
+pub(crate) const FAILURE_RESPONSE: &str = schema_text!("failure-response.json");
+
+/// One broken rule: which operation, which check, where in the body, what rule, what value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Violation {
+    /// The operation whose answer broke the rule, when it is one of the five.
+    #[serde(serialize_with = "op_name")]
+    pub operation: Option<Operation>,
+    /// The name of the check that found it (see [`crate::catalogue`]).
+    pub check: String,
+    /// A JSON pointer into the body (`""` for the whole answer), or a pseudo pointer such as
+    /// `header:content-type` or `status` for what is not in the body.
+    pub pointer: String,
+    /// The rule that was broken, in words.
+    pub rule: String,
+    /// The offending value, cut to 120 characters.
+    pub value: String,
+}
+
+fn op_name<S: Serializer>(op: &Option<Operation>, s: S) -> Result<S::Ok, S::Error> {
+    match op {
+        Some(op) => s.serialize_str(op.name()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Violation {
+    /// A violation of `check` at `pointer`.
+    pub fn new(
+        operation: Option<Operation>,
+        check: &str,
+        pointer: impl Into<String>,
+        rule: impl Into<String>,
+        value: impl AsRef<str>,
+    ) -> Self {
+        Self {
+            operation,
+            check: check.to_owned(),
+            pointer: pointer.into(),
+            rule: rule.into(),
+            value: truncate(value.as_ref()),
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(op) = self.operation {
+            write!(f, "[{op}] ")?;
+        }
+        let at = if self.pointer.is_empty() { "(body)" } else { self.pointer.as_str() };
+        write!(f, "{}: at {at}: {} (got {})", self.check, self.rule, self.value)
+    }
+}
+
+/// Cuts `s` to [`VALUE_MAX`] characters, marking the cut.
+pub(crate) fn truncate(s: &str) -> String {
+    if s.chars().count() <= VALUE_MAX {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(VALUE_MAX).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn show(v: &Value) -> String {
+    truncate(&v.to_string())
+}
+
+struct Compiled {
+    downloads: jsonschema::Validator,
+    deleted: jsonschema::Validator,
+    failure: jsonschema::Validator,
+}
+
+fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
+    let schema: Value =
+        serde_json::from_str(text).map_err(|e| format!("schema {name} is not JSON: {e}"))?;
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|e| format!("schema {name} does not compile: {e}"))
+}
+
+static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
+    Ok(Compiled {
+        downloads: compile("downloads-response.json", DOWNLOADS_RESPONSE)?,
+        deleted: compile("deleted-response.json", DELETED_RESPONSE)?,
+        failure: compile("failure-response.json", FAILURE_RESPONSE)?,
+    })
+});
+
+/// Which documented body an answer should carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Success(ResponseKind),
+    Failure,
+    /// An undocumented status: no schema applies.
+    Nothing,
+}
+
+fn expect(op: Operation, status: u16) -> Expect {
+    match status {
+        200..=299 => Expect::Success(op.response()),
+        400..=599 => Expect::Failure,
+        _ => Expect::Nothing,
+    }
+}
+
+/// The spec's schemas, compiled once per process and shared by every `Validator`.
+///
+/// Cheap to create and to clone; it is `Send + Sync`.
+#[derive(Clone, Copy)]
+pub struct Validator {
+    compiled: &'static Compiled,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator").finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// The validator over the embedded schemas (compiled on first use, then shared).
+    ///
+    /// Fails only if the embedded schemas do not compile, which is a build defect.
+    pub fn new() -> Result<Self, Error> {
+        match &*COMPILED {
+            Ok(compiled) => Ok(Self { compiled }),
+            Err(e) => Err(Error::new(ErrorKind::Schema, e)),
+        }
+    }
+
+    fn schema(&self, expect: Expect) -> Option<&jsonschema::Validator> {
+        match expect {
+            Expect::Success(ResponseKind::Downloads) => Some(&self.compiled.downloads),
+            Expect::Success(ResponseKind::Deleted) => Some(&self.compiled.deleted),
+            Expect::Failure => Some(&self.compiled.failure),
+            // `ResponseKind` may grow; an unknown kind has no schema here.
+            Expect::Success(_) | Expect::Nothing => None,
+        }
+    }
+
+    /// Whether `body` matches the schema of `op`'s answer with `status` (200 schema for 2XX,
+    /// failure schema for 4XX and 5XX). Schema only, none of the other rules.
+    pub fn schema_accepts(&self, op: Operation, status: u16, body: &Value) -> bool {
+        self.schema(expect(op, status)).is_none_or(|s| s.is_valid(body))
+    }
+
+    /// Every rule that one answer of `op` breaks: documented status, JSON content type, the
+    /// body's schema, `success` against the status, errors on failure, codes >= 1000,
+    /// `result` null on failure, and that cfstream-types decodes a 2XX body the schema
+    /// accepts. Empty when the answer conforms.
+    ///
+    /// A conforming answer is judged on a fast path (one parse, one schema pass, one typed
+    /// decode); only a broken one pays for collecting details.
+    pub fn check_response(
+        &self,
+        op: Operation,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let some_op = Some(op);
+        let expect = expect(op, status);
+        if !(status == 200 || (400..=499).contains(&status)) {
+            out.push(Violation::new(
+                some_op,
+                c::STATUS_DOCUMENTED,
+                "status",
+                "status must be 200 or 4XX (the documented responses)",
+                status.to_string(),
+            ));
+        }
+        if !is_json_media_type(content_type) {
+            out.push(Violation::new(
+                some_op,
+                c::CONTENT_TYPE_JSON,
+                "header:content-type",
+                "content type must be application/json",
+                content_type.unwrap_or("(none)"),
+            ));
+        }
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(Violation::new(
+                    some_op,
+                    c::BODY_SCHEMA,
+                    "",
+                    format!("body must be JSON ({e})"),
+                    String::from_utf8_lossy(body),
+                ));
+                return out;
+            }
+        };
+        if let Some(schema) = self.schema(expect)
+            && !schema.is_valid(&value)
+        {
+            for e in schema.iter_errors(&value) {
+                out.push(Violation::new(
+                    some_op,
+                    c::BODY_SCHEMA,
+                    e.instance_path().as_str(),
+                    schema_rule(&e),
+                    show(e.instance()),
+                ));
+            }
+        }
+        semantic(op, status, &value, &mut out);
+        if let Expect::Success(kind) = expect
+            && out.iter().all(|v| v.check != c::BODY_SCHEMA)
+            && let Some(v) = decode_violation(op, kind, &value, body)
+        {
+            out.push(v);
+        }
+        out
+    }
+
+    /// [`Validator::check_response`] taking the content type from `headers`, plus the header
+    /// rules (a 429 carries `retry-after`).
+    pub fn check_http(
+        &self,
+        op: Operation,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Vec<Violation> {
+        let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let mut out = self.check_response(op, status, ct, body);
+        if status == 429 {
+            let ra = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+            if !ra.is_some_and(valid_retry_after) {
+                out.push(Violation::new(
+                    Some(op),
+                    c::RETRY_AFTER_ON_429,
+                    "header:retry-after",
+                    "a 429 must carry retry-after as seconds or an HTTP date",
+                    ra.unwrap_or("(none)"),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Whether `body` is a failure envelope (schema and rules), whatever the status.
+    pub(crate) fn failure_problems(&self, body: &[u8]) -> Vec<String> {
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return vec![format!(
+                    "body is not JSON ({e}): {}",
+                    truncate(&String::from_utf8_lossy(body))
+                )];
+            }
+        };
+        let mut out: Vec<String> = self
+            .compiled
+            .failure
+            .iter_errors(&value)
+            .map(|e| format!("{} at '{}'", schema_rule(&e), e.instance_path().as_str()))
+            .collect();
+        let mut v = Vec::new();
+        semantic(Operation::List, 400, &value, &mut v);
+        out.extend(v.into_iter().map(|v| format!("{} at '{}'", v.rule, v.pointer)));
+        out
+    }
+}
+
+fn schema_rule(e: &jsonschema::ValidationError<'_>) -> String {
+    let keyword = e.schema_path().as_str().rsplit('/').next().unwrap_or_default().to_owned();
+    format!("schema `{keyword}`: {e}")
+}
+
+/// The rules that are not (only) schema: success against status, errors on failure, codes,
+/// result null on failure.
+fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>) {
+    let some_op = Some(op);
+    let failure_status = status >= 400;
+    let success = value.get("success").and_then(Value::as_bool);
+    if let Some(s) = success {
+        let wanted = (200..=299).contains(&status);
+        if ((200..=299).contains(&status) || failure_status) && s != wanted {
+            out.push(Violation::new(
+                some_op,
+                c::SUCCESS_MATCHES_STATUS,
+                "/success",
+                format!("success must be {wanted} with status {status}"),
+                s.to_string(),
+            ));
+        }
+    }
+    let is_failure = failure_status || success == Some(false);
+    for field in ["errors", "messages"] {
+        if let Some(items) = value.get(field).and_then(Value::as_array) {
+            for (i, item) in items.iter().enumerate() {
+                let code = item.get("code");
+                let ok = code.and_then(Value::as_i64).is_some_and(|c| c >= 1000)
+                    || code.and_then(Value::as_u64).is_some_and(|c| c >= 1000);
+                if code.is_some() && !ok {
+                    out.push(Violation::new(
+                        some_op,
+                        c::ERROR_CODE_RANGE,
+                        format!("/{field}/{i}/code"),
+                        "code must be an integer >= 1000",
+                        code.map(show).unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+    }
+    if !is_failure || !value.is_object() {
+        return;
+    }
+    match value.get("errors") {
+        Some(Value::Array(a)) if !a.is_empty() => {}
+        other => out.push(Violation::new(
+            some_op,
+            c::FAILURE_HAS_ERRORS,
+            "/errors",
+            "a failure must carry at least one error",
+            other.map_or_else(|| "(absent)".to_owned(), show),
+        )),
+    }
+    match value.get("result") {
+        Some(Value::Null) => {}
+        other => out.push(Violation::new(
+            some_op,
+            c::FAILURE_RESULT_NULL,
+            "/result",
+            "result must be present and null on failure",
+            other.map_or_else(|| "(absent)".to_owned(), show),
+        )),
+    }
+}
+
+fn decode_violation(
+    op: Operation,
+    kind: ResponseKind,
+    value: &Value,
+    body: &[u8],
+) -> Option<Violation> {
+    use serde::Deserialize;
+    let ok = match kind {
+        ResponseKind::Downloads => DownloadsEnvelope::deserialize(value).is_ok(),
+        ResponseKind::Deleted => DeletedEnvelope::deserialize(value).is_ok(),
+        _ => true,
+    };
+    if ok {
+        return None;
+    }
+    // Slow path: decode again through the path-tracking decoder to name the field.
+    let err = match kind {
+        ResponseKind::Downloads => cfstream_types::decode::<DownloadsEnvelope>(body).err(),
+        _ => cfstream_types::decode::<DeletedEnvelope>(body).err(),
+    };
+    let (pointer, message) = match &err {
+        Some(e) => (dotted_to_pointer(e.path()), e.message().to_owned()),
+        None => (String::new(), "the typed decoder rejected the body".to_owned()),
+    };
+    let at = pointer_get(value, &pointer).map_or_else(|| show(value), show);
+    Some(Violation::new(
+        Some(op),
+        c::CLIENT_MODEL_DECODES,
+        pointer,
+        format!("cfstream-types must decode a body the schema accepts ({message})"),
+        at,
+    ))
+}
+
+/// `result.default.percentComplete` -> `/result/default/percentComplete`; `.` -> ``.
+fn dotted_to_pointer(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        return String::new();
+    }
+    path.split('.').map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1"))).collect()
+}
+
+fn pointer_get<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+    value.pointer(pointer)
+}
+
+/// `application/json`, any case, with or without parameters.
+pub(crate) fn is_json_media_type(ct: Option<&str>) -> bool {
+    ct.and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn valid_retry_after(v: &str) -> bool {
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) || looks_like_http_date(v)
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate), the form servers send.
+fn looks_like_http_date(v: &str) -> bool {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    parts.len() == 6
+        && parts[0].ends_with(',')
+        && parts[1].len() == 2
+        && parts[3].len() == 4
+        && parts[4].len() == 8
+        && parts[5] == "GMT"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v() -> Validator {
+        Validator::new().unwrap()
+    }
+
+    fn checks(vs: &[Violation]) -> Vec<&str> {
+        vs.iter().map(|v| v.check.as_str()).collect()
+    }
+
+    const JSON: Option<&str> = Some("application/json; charset=utf-8");
+
+    #[test]
+    fn conforming_answers_have_no_violation() {
+        let ok = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":100,"url":"https://customer-x.cloudflarestream.com/ea95132c15732412d22c1476fa83f27a/downloads/default.mp4"}}}"#;
+        assert_eq!(v().check_response(Operation::List, 200, JSON, ok), vec![]);
+        let del = br#"{"success":true,"errors":[],"messages":[],"result":"ok"}"#;
+        assert_eq!(v().check_response(Operation::DeleteType, 200, JSON, del), vec![]);
+        let fail = br#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}"#;
+        assert_eq!(v().check_response(Operation::Create, 403, JSON, fail), vec![]);
+    }
+
+    #[test]
+    fn each_rule_is_named() {
+        let fail =
+            br#"{"success":true,"errors":[{"code":999,"message":"x"}],"messages":[],"result":{}}"#;
+        let vs = v().check_response(Operation::List, 404, Some("text/html"), fail);
+        let names = checks(&vs);
+        for want in [
+            c::CONTENT_TYPE_JSON,
+            c::BODY_SCHEMA,
+            c::SUCCESS_MATCHES_STATUS,
+            c::ERROR_CODE_RANGE,
+            c::FAILURE_RESULT_NULL,
+        ] {
+            assert!(names.contains(&want), "{want} missing from {vs:#?}");
+        }
+        let vs = v().check_response(
+            Operation::List,
+            500,
+            JSON,
+            br#"{"success":false,"errors":[],"messages":[],"result":null}"#,
+        );
+        assert!(checks(&vs).contains(&c::STATUS_DOCUMENTED));
+        assert!(checks(&vs).contains(&c::FAILURE_HAS_ERRORS), "{vs:#?}");
+        let vs = v().check_response(Operation::List, 200, JSON, b"<html>");
+        assert_eq!(checks(&vs), vec![c::BODY_SCHEMA]);
+        assert_eq!(vs[0].value, "<html>");
+    }
+
+    #[test]
+    fn pointers_and_values_name_the_field() {
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"audio":{"status":"ready","percentComplete":101}}}"#;
+        let vs = v().check_response(Operation::CreateType, 200, JSON, body);
+        assert_eq!(vs.len(), 1, "{vs:#?}");
+        assert_eq!(vs[0].pointer, "/result/audio/percentComplete");
+        assert_eq!(vs[0].value, "101");
+        assert_eq!(vs[0].operation, Some(Operation::CreateType));
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":1,"url":"not a uri"}}}"#;
+        let vs = v().check_response(Operation::List, 200, JSON, body);
+        assert_eq!(checks(&vs), vec![c::BODY_SCHEMA], "{vs:#?}");
+        assert_eq!(vs[0].pointer, "/result/default/url");
+    }
+
+    #[test]
+    fn retry_after_is_checked_on_429() {
+        let body = br#"{"success":false,"errors":[{"code":10429,"message":"slow down"}],"messages":[],"result":null}"#;
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        assert_eq!(
+            checks(&v().check_http(Operation::List, 429, &h, body)),
+            vec![c::RETRY_AFTER_ON_429]
+        );
+        h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("30"));
+        assert!(v().check_http(Operation::List, 429, &h, body).is_empty());
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert!(v().check_http(Operation::List, 429, &h, body).is_empty());
+    }
+
+    #[test]
+    fn values_are_truncated() {
+        let long = "x".repeat(500);
+        let t = truncate(&long);
+        assert_eq!(t.chars().count(), VALUE_MAX + 1);
+        assert_eq!(dotted_to_pointer("result.default.url"), "/result/default/url");
+        assert_eq!(dotted_to_pointer("."), "");
+    }
+}

@@ -1,0 +1,483 @@
+//! Proof that the harness catches what it must: deliberately broken servers, each breaking one
+//! rule, and for each the harness must fail with the right check named. A small axum server
+//! ([`Mini`]) implements the API faithfully unless told to break one rule ([`M`]); more
+//! mutants are the emulator with faults. The faithful mini server passes every check, so each
+//! mutant's failure is its own rule's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use cfstream_conformance::{Outcome, Report, RunOptions, Target, run};
+use cfstream_emulator::{Fault, FaultRoute, FaultRule, Faults, Progress};
+use cfstream_types::{Credentials, Operation};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use serde_json::{Value, json};
+
+const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const VID: &str = "ea95132c15732412d22c1476fa83f27a";
+const TOKEN: &str = "good-token";
+const FILE_LEN: usize = 1000;
+
+/// One broken rule (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum M {
+    Faithful,
+    PercentAsString,
+    StatusMissing,
+    PercentOver100,
+    StatusUnknown,
+    UrlNotUri,
+    SuccessFalseOn200,
+    SuccessTrueOn4xx,
+    HtmlOn4xx,
+    TextPlainOn200,
+    ErrorsEmptyOnFailure,
+    CodeBelow1000,
+    ResultNotNullOnFailure,
+    ResultMissingOnFailure,
+    Created201,
+    LongId500,
+    NonHexAccepted,
+    UnknownType500,
+    NoAuthRequired,
+    WrongTokenAccepted,
+    UnknownRouteHtml,
+    PutAccepted,
+    UnknownVideo200,
+    CreateNotListed,
+    CreateTypeIgnored,
+    ProgressGoesBack,
+    ReadyStatusFlips,
+    NeverReady,
+    ReadyWithoutUrl,
+    Url404,
+    NoContentLength,
+    ContentLengthTooLong,
+    RangeIgnored,
+    RangeWrongContentRange,
+    DeleteNotEffective,
+    DeleteTwice404,
+    DeleteResultObject,
+    HugeMessageCode,
+    RateLimitNoRetryAfter,
+}
+
+/// Each mutant and the check that must name it.
+const MUTANTS: &[(M, &str)] = &[
+    (M::PercentAsString, "body_schema"),
+    (M::StatusMissing, "body_schema"),
+    (M::PercentOver100, "body_schema"),
+    (M::StatusUnknown, "body_schema"),
+    (M::UrlNotUri, "body_schema"),
+    (M::SuccessFalseOn200, "success_matches_status"),
+    (M::SuccessTrueOn4xx, "success_matches_status"),
+    (M::HtmlOn4xx, "content_type_json"),
+    (M::TextPlainOn200, "content_type_json"),
+    (M::ErrorsEmptyOnFailure, "failure_has_errors"),
+    (M::CodeBelow1000, "error_code_range"),
+    (M::ResultNotNullOnFailure, "failure_result_null"),
+    (M::ResultMissingOnFailure, "failure_result_null"),
+    (M::Created201, "status_documented"),
+    (M::LongId500, "id_too_long_rejected"),
+    (M::NonHexAccepted, "id_not_hex_rejected"),
+    (M::UnknownType500, "download_type_unknown_rejected"),
+    (M::NoAuthRequired, "auth_missing_rejected"),
+    (M::WrongTokenAccepted, "auth_wrong_rejected"),
+    (M::UnknownRouteHtml, "unknown_route_failure"),
+    (M::PutAccepted, "method_not_allowed_failure"),
+    (M::UnknownVideo200, "unknown_video_failure"),
+    (M::CreateNotListed, "create_then_list"),
+    (M::CreateTypeIgnored, "create_type_then_list"),
+    (M::ProgressGoesBack, "progress_monotone"),
+    (M::ReadyStatusFlips, "progress_monotone"),
+    (M::NeverReady, "progress_terminates"),
+    (M::ReadyWithoutUrl, "download_url_serves"),
+    (M::Url404, "download_url_serves"),
+    (M::NoContentLength, "download_url_serves"),
+    (M::ContentLengthTooLong, "download_url_serves"),
+    (M::RangeIgnored, "download_url_range"),
+    (M::RangeWrongContentRange, "download_url_range"),
+    (M::DeleteNotEffective, "delete_then_list"),
+    (M::DeleteTwice404, "delete_repeatable"),
+    (M::DeleteResultObject, "body_schema"),
+    (M::HugeMessageCode, "client_model_decodes"),
+    (M::RateLimitNoRetryAfter, "retry_after_on_429"),
+];
+
+struct Mini {
+    m: M,
+    addr: SocketAddr,
+    /// Download type -> how many times a list has shown it.
+    downloads: Mutex<BTreeMap<String, u32>>,
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+impl Mini {
+    fn fail(&self, status: u16, code: u32, message: &str) -> Response {
+        if self.m == M::HtmlOn4xx {
+            let mut r = Response::new(Body::from("<html><body>Forbidden</body></html>"));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            return r;
+        }
+        let code = if self.m == M::CodeBelow1000 { 999 } else { code };
+        let errors = if self.m == M::ErrorsEmptyOnFailure {
+            json!([])
+        } else {
+            json!([{"code": code, "message": message}])
+        };
+        let mut body = json!({"success": self.m == M::SuccessTrueOn4xx, "errors": errors, "messages": [], "result": null});
+        match self.m {
+            M::ResultNotNullOnFailure => body["result"] = json!({}),
+            M::ResultMissingOnFailure => {
+                body.as_object_mut().unwrap().remove("result");
+            }
+            _ => {}
+        }
+        json_response(status, &body)
+    }
+
+    fn ok(&self, status: u16, result: &Value) -> Response {
+        let messages = if self.m == M::HugeMessageCode {
+            json!([{"code": 5_000_000_000u64, "message": "big"}])
+        } else {
+            json!([])
+        };
+        let body = json!({"success": self.m != M::SuccessFalseOn200, "errors": [], "messages": messages, "result": result});
+        let mut r = json_response(status, &body);
+        if self.m == M::TextPlainOn200 {
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        }
+        r
+    }
+
+    /// A download after `polls` lists.
+    fn download(&self, t: &str, polls: u32) -> Value {
+        let percent: Value = match (self.m, polls) {
+            (M::NeverReady, _) => json!(50),
+            (M::ProgressGoesBack, 1) => json!(60),
+            (M::ProgressGoesBack, 2) => json!(20),
+            (M::PercentOver100, _) => json!(150),
+            (M::PercentAsString, _) => json!("50"),
+            (_, p) => json!((p * 50).min(100)),
+        };
+        let ready = percent == json!(100) || (self.m == M::PercentAsString && polls >= 2);
+        let mut status = if ready { "ready" } else { "inprogress" };
+        if self.m == M::StatusUnknown {
+            status = "queued";
+        }
+        if self.m == M::ReadyStatusFlips && polls == 3 {
+            status = "inprogress";
+        }
+        let mut d = json!({"status": status, "percentComplete": percent});
+        if self.m == M::StatusMissing {
+            d.as_object_mut().unwrap().remove("status");
+        }
+        if ready && self.m != M::ReadyWithoutUrl {
+            d["url"] = if self.m == M::UrlNotUri {
+                json!("not a uri")
+            } else {
+                json!(format!("http://{}/files/{VID}/{t}", self.addr))
+            };
+        }
+        d
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match self.m {
+            M::NoAuthRequired => true,
+            M::WrongTokenAccepted => auth.is_some() || headers.contains_key("x-auth-key"),
+            _ => auth == Some(&format!("Bearer {TOKEN}")),
+        }
+    }
+
+    fn file(&self, headers: &HeaderMap) -> Response {
+        let bytes: Vec<u8> = (0..FILE_LEN).map(|i| b'a' + (i % 26) as u8).collect();
+        if self.m == M::Url404 {
+            let mut r = Response::new(Body::from("not found"));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            return r;
+        }
+        let range = headers
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("bytes="));
+        if let (Some(range), false) = (range, self.m == M::RangeIgnored) {
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            let total = if self.m == M::RangeWrongContentRange { FILE_LEN - 1 } else { FILE_LEN };
+            let mut r = Response::new(Body::from(bytes[a..=b].to_vec()));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            r.headers_mut()
+                .insert(header::CONTENT_RANGE, format!("bytes {a}-{b}/{total}").parse().unwrap());
+            return r;
+        }
+        match self.m {
+            M::NoContentLength => {
+                let chunks = bytes
+                    .chunks(100)
+                    .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+                    .collect::<Vec<_>>();
+                Response::new(Body::from_stream(futures::stream::iter(chunks)))
+            }
+            M::ContentLengthTooLong => {
+                let mut r = Response::new(Body::from(bytes));
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(FILE_LEN as u64 + 500));
+                r
+            }
+            _ => Response::new(Body::from(bytes)),
+        }
+    }
+
+    fn api(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+        if let Some(rest) = path.strip_prefix("/files/") {
+            return if rest.starts_with(VID) {
+                self.file(headers)
+            } else {
+                self.fail(404, 7003, "no file")
+            };
+        }
+        let Some(rest) = path.strip_prefix("/client/v4/") else {
+            return self.fail(404, 7003, "No route for the URI");
+        };
+        let segs: Vec<&str> = rest.split('/').collect();
+        let (a, v, t) = match segs.as_slice() {
+            ["accounts", a, "stream", v, "downloads"] => (*a, *v, None),
+            ["accounts", a, "stream", v, "downloads", t] => (*a, *v, Some(*t)),
+            _ => {
+                if !self.authorized(headers) {
+                    return self.fail(403, 10000, "Authentication error");
+                }
+                if self.m == M::UnknownRouteHtml {
+                    let mut r = Response::new(Body::from("<h1>Not Found</h1>"));
+                    *r.status_mut() = StatusCode::NOT_FOUND;
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                    return r;
+                }
+                return self.fail(404, 7003, "No route for the URI");
+            }
+        };
+        if !self.authorized(headers) {
+            return self.fail(403, 10000, "Authentication error");
+        }
+        for id in [a, v] {
+            let hex = id.chars().all(|c| c.is_ascii_hexdigit());
+            if id.len() > 32 && self.m == M::LongId500 {
+                return self.fail(500, 10500, "internal error");
+            }
+            if !hex && self.m == M::NonHexAccepted {
+                return self.ok(200, &json!({}));
+            }
+            if id.is_empty() || id.len() > 32 || !hex {
+                return self.fail(400, 10400, "invalid id");
+            }
+        }
+        if a != ACC {
+            return self.fail(403, 10000, "Authentication error");
+        }
+        if v != VID {
+            return match self.m {
+                M::UnknownVideo200 => self.ok(200, &json!({})),
+                M::RateLimitNoRetryAfter => self.fail(429, 10429, "rate limited"),
+                _ => self.fail(404, 10404, "video not found"),
+            };
+        }
+        if let Some(t) = t
+            && t != "default"
+            && t != "audio"
+        {
+            return if self.m == M::UnknownType500 {
+                self.fail(500, 10500, "boom")
+            } else {
+                self.fail(400, 10400, "invalid download type")
+            };
+        }
+        let mut downloads = self.downloads.lock().unwrap();
+        match (method.as_str(), t) {
+            ("GET", None) => {
+                let mut result = serde_json::Map::new();
+                for (t, polls) in downloads.iter_mut() {
+                    *polls += 1;
+                    result.insert(t.clone(), self.download(t, *polls));
+                }
+                self.ok(200, &Value::Object(result))
+            }
+            ("POST", t) => {
+                let t = t.unwrap_or("default");
+                if self.m == M::CreateTypeIgnored && t == "audio" {
+                    return self.ok(200, &json!({}));
+                }
+                if !(self.m == M::CreateNotListed && t == "default") {
+                    downloads.entry(t.to_owned()).or_insert(0);
+                }
+                let status = if self.m == M::Created201 { 201 } else { 200 };
+                self.ok(status, &json!({ t: self.download(t, 0) }))
+            }
+            ("DELETE", t) => {
+                let t = t.unwrap_or("default");
+                if self.m == M::DeleteTwice404 && !downloads.contains_key(t) {
+                    return self.fail(404, 10404, "no such download");
+                }
+                if self.m != M::DeleteNotEffective {
+                    downloads.remove(t);
+                }
+                self.ok(200, &if self.m == M::DeleteResultObject { json!({}) } else { json!("ok") })
+            }
+            ("PUT", None) if self.m == M::PutAccepted => self.ok(200, &json!({})),
+            _ => self.fail(405, 10405, "method not allowed"),
+        }
+    }
+}
+
+async fn handle(
+    State(mini): State<Arc<Mini>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    mini.api(&method, uri.path(), &headers)
+}
+
+/// Starts the mini server breaking `m`; answers its target.
+async fn start(m: M) -> Target {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mini = Arc::new(Mini { m, addr, downloads: Mutex::default() });
+    let app = axum::Router::new().fallback(handle).with_state(mini);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut t = Target::new(format!("http://{addr}/client/v4").parse().unwrap());
+    t.credentials = Some(Credentials::token(TOKEN));
+    t.account = Some(ACC.parse().unwrap());
+    t.videos = vec![VID.parse().unwrap()];
+    t
+}
+
+fn options() -> RunOptions {
+    let mut o = crate::fast_options();
+    // NeverReady must hit the deadline; everything else is ready after two polls.
+    o.deadline = Duration::from_millis(400);
+    o.poll_interval = Duration::from_millis(10);
+    o
+}
+
+/// `None` when the report fails with `check`, else why not.
+fn judge(label: &str, report: &Report, check: &str) -> Option<String> {
+    match report.check(check) {
+        Some(c) if c.outcome == Outcome::Fail => {
+            // Every violation of a failed check names that check.
+            assert!(c.violations.iter().all(|v| v.check == check), "{label}: {:?}", c.violations);
+            None
+        }
+        _ => Some(format!(
+            "{label}: expected {check} to fail; failed: {:?}\n{}",
+            report.failed_names(),
+            report.render_text()
+        )),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_faithful_mini_server_passes_every_check() {
+    let report = run(&start(M::Faithful).await, &options()).await.unwrap();
+    assert!(report.passed(), "{}", report.render_text());
+    let skipped: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Skip)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(skipped, ["retry_after_on_429"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mini_mutant_fails_with_its_check_named() {
+    let runs = MUTANTS.iter().map(|&(m, check)| async move {
+        let report = run(&start(m).await, &options()).await.unwrap();
+        judge(&format!("{m:?}"), &report, check)
+    });
+    let misses: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    assert!(
+        misses.is_empty(),
+        "{} of {} mutants escaped:\n{}",
+        misses.len(),
+        MUTANTS.len(),
+        misses.join("\n")
+    );
+}
+
+/// The emulator with one fault each.
+fn emulator_mutants() -> Vec<(&'static str, FaultRule, &'static str)> {
+    let always = |route, fault| FaultRule::probability(route, 1.0, fault);
+    vec![
+        (
+            "list answers 500",
+            always(FaultRoute::Api(Operation::List), Fault::Status { status: 500 }),
+            "status_documented",
+        ),
+        (
+            "create answers an HTML 502",
+            always(FaultRoute::Api(Operation::Create), Fault::HtmlError { status: 502 }),
+            "content_type_json",
+        ),
+        (
+            "list answers cut-off JSON",
+            always(FaultRoute::Api(Operation::List), Fault::MalformedJson),
+            "body_schema",
+        ),
+        (
+            "create_type answers text/plain",
+            always(FaultRoute::Api(Operation::CreateType), Fault::WrongContentType),
+            "content_type_json",
+        ),
+        (
+            "the file answers 404",
+            always(FaultRoute::File, Fault::Status { status: 404 }),
+            "download_url_serves",
+        ),
+        (
+            "the file is cut short",
+            always(FaultRoute::File, Fault::TruncatedBody),
+            "download_url_serves",
+        ),
+        (
+            "delete answers 503",
+            always(FaultRoute::Api(Operation::Delete), Fault::Status { status: 503 }),
+            "delete_then_list",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_emulator_fault_fails_with_its_check_named() {
+    let runs = emulator_mutants().into_iter().map(|(label, rule, check)| async move {
+        let emu = crate::emulator_with(
+            Faults::none().rule(rule),
+            Progress::Over(Duration::from_millis(50)),
+        )
+        .await;
+        let report = run(&crate::target_of(&emu), &options()).await.unwrap();
+        emu.shutdown().await;
+        judge(label, &report, check)
+    });
+    let misses: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    assert!(misses.is_empty(), "{} emulator mutants escaped:\n{}", misses.len(), misses.join("\n"));
+}
+
+#[test]
+fn there_are_at_least_30_mutants() {
+    assert!(MUTANTS.len() + emulator_mutants().len() >= 30);
+}

@@ -1,0 +1,79 @@
+//! Snapshots of the four renderings of a report (timings zeroed), and their escaping.
+
+use std::time::Duration;
+
+use cfstream_conformance::{CheckResult, Outcome, Report, Validator, Violation};
+use cfstream_types::Operation;
+
+/// A report with a pass, a failure (with characters every format must escape) and a skip.
+fn sample() -> Report {
+    let v = Validator::new().unwrap();
+    let body = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"<ready> & \"done\"","percentComplete":101}}}"#;
+    let violations = v.check_response(Operation::List, 200, Some("text/html; charset=utf-8"), body);
+    let (schema, ct): (Vec<_>, Vec<_>) =
+        violations.into_iter().partition(|v| v.check == "body_schema");
+    let checks = vec![
+        result("status_documented", Outcome::Pass, None, vec![]),
+        result("content_type_json", Outcome::Fail, Some("1 of 3 answers broke it".into()), ct),
+        result("body_schema", Outcome::Fail, Some("1 of 3 answers broke it".into()), schema),
+        result(
+            "download_url_range",
+            Outcome::Skip,
+            Some("no video given (--video): needs a video | ready".into()),
+            vec![],
+        ),
+    ];
+    let mut r =
+        Report::new("http://127.0.0.1:8080/client/v4", checks, 3, Duration::from_millis(1234));
+    r.zero_timings();
+    r
+}
+
+fn result(
+    name: &str,
+    outcome: Outcome,
+    reason: Option<String>,
+    violations: Vec<Violation>,
+) -> CheckResult {
+    let description =
+        cfstream_conformance::catalogue().into_iter().find(|c| c.name == name).unwrap().description;
+    CheckResult::new(name, description, outcome, reason, Duration::from_millis(7), violations)
+}
+
+#[test]
+fn text() {
+    let r = sample();
+    assert!(!r.passed());
+    assert_eq!((r.counts().passed, r.counts().failed, r.counts().skipped), (1, 2, 1));
+    insta::assert_snapshot!(r.render_text());
+}
+
+#[test]
+fn json() {
+    let r = sample();
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(v["passed"], false);
+    insta::assert_snapshot!(r.to_json());
+}
+
+#[test]
+fn junit() {
+    let xml = sample().to_junit();
+    // Well-formed: every special character escaped.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            _ => continue,
+        }
+    }
+    assert!(xml.contains("&lt;ready&gt; &amp;"), "{xml}");
+    insta::assert_snapshot!(xml);
+}
+
+#[test]
+fn markdown() {
+    let md = sample().to_markdown();
+    assert!(md.contains("needs a video \\| ready"), "{md}");
+    insta::assert_snapshot!(md);
+}

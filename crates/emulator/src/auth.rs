@@ -1,0 +1,132 @@
+//! Checking a request's credentials against the configured ones, as Cloudflare does: no
+//! credentials at all is 401 (code 9106), wrong ones 403 (code 10000).
+
+use axum::response::Response;
+use cfstream_types::auth::{AUTHORIZATION, X_AUTH_EMAIL, X_AUTH_KEY};
+use cfstream_types::{Credentials, ErrorCode};
+use http::{HeaderMap, StatusCode};
+
+use crate::content::fnv1a;
+use crate::respond::failure;
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// Neither `Authorization` nor both of `X-Auth-Email` and `X-Auth-Key`.
+    Missing,
+    /// Credentials that match none of the configured ones.
+    Wrong,
+}
+
+impl Denied {
+    pub(crate) fn response(self) -> Response {
+        match self {
+            Denied::Missing => failure(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::MissingAuthHeaders,
+                "Missing X-Auth-Key, X-Auth-Email or Authorization headers",
+            ),
+            Denied::Wrong => {
+                failure(StatusCode::FORBIDDEN, ErrorCode::Authentication, "Authentication error")
+            }
+        }
+    }
+}
+
+/// Compares without an early exit, so timing does not tell how much of a secret matched.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks `headers` against `accepted`. `Authorization` decides when present; otherwise the
+/// email + key pair.
+pub(crate) fn check(headers: &HeaderMap, accepted: &[Credentials]) -> Result<(), Denied> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let value = value.as_bytes();
+        let token = match value.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
+            _ => return Err(Denied::Wrong),
+        };
+        let ok = accepted.iter().any(|c| match c {
+            Credentials::Token(t) => same(t.expose().as_bytes(), token),
+            _ => false,
+        });
+        return if ok { Ok(()) } else { Err(Denied::Wrong) };
+    }
+    let (Some(email), Some(key)) = (headers.get(X_AUTH_EMAIL), headers.get(X_AUTH_KEY)) else {
+        return Err(Denied::Missing);
+    };
+    let ok = accepted.iter().any(|c| match c {
+        Credentials::Key { email: e, key: k } => {
+            e.as_bytes().eq_ignore_ascii_case(email.as_bytes().trim_ascii())
+                && same(k.expose().as_bytes(), key.as_bytes().trim_ascii())
+        }
+        _ => false,
+    });
+    if ok { Ok(()) } else { Err(Denied::Wrong) }
+}
+
+/// The rate limiter's key for a request: a hash of whatever credentials it presents (checked
+/// or not), so each user has its own window; anonymous requests share one.
+pub(crate) fn rate_key(headers: &HeaderMap) -> u64 {
+    let get =
+        |name| headers.get(name).map(|v: &http::HeaderValue| v.as_bytes()).unwrap_or_default();
+    fnv1a(&[get(AUTHORIZATION), b"\0", get(X_AUTH_EMAIL), b"\0", get(X_AUTH_KEY)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn checks_tokens_and_keys() {
+        let accepted = [Credentials::token("tok"), Credentials::key("me@example.com", "k3y")];
+        assert_eq!(check(&headers(&[("authorization", "Bearer tok")]), &accepted), Ok(()));
+        assert_eq!(check(&headers(&[("authorization", "bearer  tok ")]), &accepted), Ok(()));
+        assert_eq!(
+            check(&headers(&[("authorization", "Bearer tok2")]), &accepted),
+            Err(Denied::Wrong)
+        );
+        assert_eq!(
+            check(&headers(&[("authorization", "Basic tok")]), &accepted),
+            Err(Denied::Wrong)
+        );
+        assert_eq!(check(&headers(&[("authorization", "")]), &accepted), Err(Denied::Wrong));
+        assert_eq!(
+            check(
+                &headers(&[("x-auth-email", "ME@example.com"), ("x-auth-key", "k3y")]),
+                &accepted
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &headers(&[("x-auth-email", "me@example.com"), ("x-auth-key", "nope")]),
+                &accepted
+            ),
+            Err(Denied::Wrong)
+        );
+        assert_eq!(
+            check(&headers(&[("x-auth-email", "me@example.com")]), &accepted),
+            Err(Denied::Missing)
+        );
+        assert_eq!(check(&HeaderMap::new(), &accepted), Err(Denied::Missing));
+        // A key is not a token.
+        assert_eq!(
+            check(&headers(&[("authorization", "Bearer k3y")]), &accepted),
+            Err(Denied::Wrong)
+        );
+        assert_ne!(
+            rate_key(&headers(&[("authorization", "Bearer a")])),
+            rate_key(&HeaderMap::new())
+        );
+    }
+}

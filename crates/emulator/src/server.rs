@@ -1,0 +1,323 @@
+//! The HTTP server: the accept loop on hyper (graceful shutdown, per-connection control for the
+//! `connection_reset` fault), the middleware that bounds inputs and logs each request on a
+//! tracing span, and the connection wrapper that turns hyper's own bare answers to unparsable
+//! requests into the failure envelope.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use cfstream_types::{ApiMessage, Envelope, ErrorCode};
+use http::{HeaderValue, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::admin;
+use crate::api;
+use crate::respond::failure;
+use crate::shared::Shared;
+
+/// The `server` header on every answer of ours; its absence marks hyper's own answers.
+const SERVER: &str = "cfstream-emulator";
+/// The longest path and query served (longer: 414).
+pub(crate) const MAX_URI: usize = 8 * 1024;
+/// The most header bytes served (more: 431).
+pub(crate) const MAX_HEADERS: usize = 32 * 1024;
+/// hyper's read buffer limit: big enough that a 1 MB path is parsed (and answered 414 by
+/// hyper, which we rewrite) rather than cut.
+const MAX_BUF: usize = 4 * 1024 * 1024;
+
+/// Per-connection control, reachable from a request's extensions.
+#[derive(Debug, Default)]
+pub(crate) struct ConnControl {
+    reset: AtomicBool,
+    notify: Notify,
+}
+
+impl ConnControl {
+    /// Asks the connection task to drop the connection with a TCP reset, without answering.
+    pub(crate) fn reset(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+/// The whole application: admin routes, then everything else through the API dispatcher,
+/// under the observing middleware.
+pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(admin::routes(shared.clone()))
+        .fallback(api::dispatch)
+        .method_not_allowed_fallback(admin_method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+async fn admin_method_not_allowed(req: Request) -> Response {
+    // axum adds the `Allow` header of the matched admin route.
+    crate::respond::method_not_allowed(req.method(), &[])
+}
+
+/// Bounds the request line and headers, logs the request on a span and records it.
+async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path: String = full.chars().take(256).collect();
+    let span = tracing::info_span!("request", method = %method, path = %path);
+    let uri_len = full.len();
+    let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let mut res = if uri_len > MAX_URI {
+        failure(
+            StatusCode::URI_TOO_LONG,
+            ErrorCode::InvalidRequest,
+            format!("request path too long: {uri_len} bytes, at most {MAX_URI}"),
+        )
+    } else if header_len > MAX_HEADERS {
+        failure(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::InvalidRequest,
+            format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
+        )
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
+    res.headers_mut().insert(http::header::SERVER, HeaderValue::from_static(SERVER));
+    let status = res.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
+    shared.record(method.as_str(), &path, status);
+    res
+}
+
+/// Serves `listener` until `shutdown` turns true, then lets open connections finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(connection(stream, app.clone(), shared.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors or the like: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let control = Arc::new(ConnControl::default());
+    let io = TokioIo::new(GuardedIo::new(stream, control.clone(), shared));
+    let svc_control = control.clone();
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(svc_control.clone());
+        app.clone().oneshot(req.map(Body::new))
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().max_buf_size(MAX_BUF).serve_connection(io, svc);
+    tokio::pin!(conn);
+    let mut shutting_down = *shutdown.borrow();
+    if shutting_down {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = control.notify.notified() => {
+                // Dropping the connection drops the socket; GuardedIo sets SO_LINGER 0 first.
+                tracing::info!("injected fault: connection reset");
+                return;
+            }
+            changed = shutdown.changed(), if !shutting_down => {
+                shutting_down = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                } else {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The socket as hyper sees it. It passes everything through, except that it rewrites the bare
+/// answers hyper gives on its own to requests it cannot parse (400, 414, 431, empty body,
+/// no `server` header) into the failure envelope, and resets the connection on drop when the
+/// `connection_reset` fault asked for it.
+struct GuardedIo {
+    stream: TcpStream,
+    control: Arc<ConnControl>,
+    shared: Arc<Shared>,
+    /// A replacement answer still to be written, and how much of it is written.
+    pending: Option<(Vec<u8>, usize)>,
+    /// After a rewrite, hyper's remaining bytes are swallowed.
+    rewritten: bool,
+}
+
+impl GuardedIo {
+    fn new(stream: TcpStream, control: Arc<ConnControl>, shared: Arc<Shared>) -> Self {
+        Self { stream, control, shared, pending: None, rewritten: false }
+    }
+
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((buf, done)) = &mut self.pending {
+            if *done >= buf.len() {
+                self.pending = None;
+                break;
+            }
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &buf[*done..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *done += n;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for GuardedIo {
+    fn drop(&mut self) {
+        if self.control.reset.load(Ordering::SeqCst) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+/// If `buf` is hyper's own answer to an unparsable request, the envelope answer to send
+/// instead.
+fn rewrite(buf: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let rest = buf.strip_prefix(b"HTTP/1.1 ").or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
+    let status: u16 = std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()?;
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if head.contains("\r\nserver:") {
+        return None;
+    }
+    let (reason, message) = match status {
+        400 => ("Bad Request", "the request is not valid HTTP/1.1".to_owned()),
+        414 => ("URI Too Long", format!("request path too long: at most {MAX_URI} bytes")),
+        431 => (
+            "Request Header Fields Too Large",
+            format!("request headers too large: at most {MAX_HEADERS} bytes"),
+        ),
+        _ => return None,
+    };
+    let body = serde_json::to_vec(&Envelope::<()>::failure(vec![ApiMessage::new(
+        ErrorCode::InvalidRequest,
+        message,
+    )]))
+    .ok()?;
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nserver: {SERVER}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    Some((status, out))
+}
+
+impl AsyncRead for GuardedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GuardedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        ready!(this.drain(cx))?;
+        if this.rewritten {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if let Some((status, answer)) = rewrite(buf) {
+            tracing::info!(
+                status,
+                "request could not be parsed: answered with the failure envelope"
+            );
+            this.shared.record("-", "-", status);
+            this.pending = Some((answer, 0));
+            this.rewritten = true;
+            ready!(this.drain(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_hypers_bare_answers() {
+        let bare =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let (status, out) = rewrite(bare).unwrap();
+        assert_eq!(status, 431);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
+        assert!(text.ends_with(r#""messages":[],"result":null}"#), "{text}");
+        assert!(rewrite(b"HTTP/1.1 414 URI Too Long\r\n\r\n").is_some());
+        assert!(
+            rewrite(b"HTTP/1.1 400 Bad Request\r\nserver: cfstream-emulator\r\n\r\n{}").is_none()
+        );
+        assert!(rewrite(b"HTTP/1.1 200 OK\r\n\r\n").is_none());
+        assert!(rewrite(b"{\"success\":true}").is_none());
+        assert!(rewrite(b"HTTP/1.1 4").is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests of cfstream-emulator, over real loopback HTTP with reqwest (one binary).
+// Helpers are not `#[test]` functions, so clippy's allow-unwrap-in-tests does not reach them;
+// a failed unwrap in a test binary is a failed assertion all the same.
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod auth;
+mod common;
+mod concurrency;
+mod faults;
+mod files;
+mod limits;
+mod persistence;
+mod progress;
+mod ratelimit;
+mod routes;
+mod shapes;

@@ -1,0 +1,629 @@
+//! [`Client`] and [`ClientBuilder`]: configuration, credentials, and the one place an API
+//! request is sent (rate limit, attempt and operation timeouts, retries, tracing).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Endpoint, Method, Url};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tracing::Instrument as _;
+
+use crate::downloads::DownloadsApi;
+use crate::error::{Error, ErrorKind};
+use crate::policy::{
+    Limiter, RETRY_COST, RateLimit, RetryConfig, TIMEOUT_RETRY_COST, TokenBucket, server_delay,
+};
+use crate::reporter::{NoopReporter, Reporter};
+
+/// The largest API response body read into memory; anything larger is not a downloads answer.
+const MAX_API_BODY: usize = 8 * 1024 * 1024;
+/// The longest wait a server hint (`Retry-After`) can impose.
+const MAX_SERVER_DELAY: Duration = Duration::from_secs(3600);
+
+/// The environment variables [`Client::from_env`] reads.
+pub const ENV_VARS: [&str; 4] =
+    ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_BASE_URL"];
+
+/// An async client for Cloudflare Stream's downloads API.
+///
+/// Cheap to clone: clones share the connection pool, the rate limiter and the retry token
+/// bucket. Its `Debug` output never holds the credentials.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: Url,
+    /// The credential headers, marked sensitive.
+    auth: Vec<(HeaderName, HeaderValue)>,
+    scheme: &'static str,
+    user_agent: HeaderValue,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) operation_timeout: Option<Duration>,
+    pub(crate) retry: RetryConfig,
+    pub(crate) bucket: TokenBucket,
+    pub(crate) limiter: Limiter,
+    pub(crate) reporter: Arc<dyn Reporter>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Client")
+            .field("base_url", &i.base.as_str())
+            .field("credentials", &i.scheme)
+            .field("user_agent", &i.user_agent)
+            .field("connect_timeout", &i.connect_timeout)
+            .field("attempt_timeout", &i.attempt_timeout)
+            .field("operation_timeout", &i.operation_timeout)
+            .field("retry", &i.retry)
+            .field("limiter", &i.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A received response, unparsed: what [`DownloadsApi::raw`] returns.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RawResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers (`http::HeaderMap`).
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl RawResponse {
+    /// The `Content-Type` header, if it is text.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: base URL `https://api.cloudflare.com/client/v4`, connect
+    /// timeout 10 s, attempt timeout 30 s, operation timeout 2 min, [`RetryConfig::default`],
+    /// [`RateLimit::default`] (1200 requests per 5 minutes), user agent `cfstream/<version>`.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `CLOUDFLARE_API_TOKEN`, or
+    /// `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`, and optionally `CLOUDFLARE_BASE_URL`.
+    pub fn from_env() -> Result<Client, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Client::from_env`], reading variables through `lookup` (for tests and for layered
+    /// configuration). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Client, Error> {
+        Self::builder().env(lookup)?.build()
+    }
+
+    /// The API of the downloads of `account`'s videos.
+    pub fn downloads<'a>(&'a self, account: &'a AccountId) -> DownloadsApi<'a> {
+        DownloadsApi::new(self, account)
+    }
+
+    /// The base URL every API path is appended to.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// One attempt of `endpoint`: rate limit, credentials, attempt timeout. Returns any status.
+    pub(crate) async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        timeout: Option<Duration>,
+    ) -> Result<RawResponse, Error> {
+        let i = &self.inner;
+        i.limiter.acquire().await;
+        let url = endpoint.url(i.base.as_str());
+        let url = reqwest::Url::parse(&url)
+            .map_err(|e| Error::build(format!("invalid request url '{url}': {e}")))?;
+        let method = match endpoint.method() {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
+            other => return Err(Error::build(format!("method {other} is not supported yet"))),
+        };
+        let mut req =
+            i.http.request(method.clone(), url).header(header::USER_AGENT, i.user_agent.clone());
+        for (name, value) in &i.auth {
+            req = req.header(name.clone(), value.clone());
+        }
+        if method == reqwest::Method::POST {
+            // The founding document's POST takes an (empty) JSON body; newer servers ignore it.
+            req = req.header(header::CONTENT_TYPE, "application/json").body("{}");
+        }
+        let host = i.base.host_str().unwrap_or("").to_owned();
+        let fut = async move {
+            let resp = req.send().await.map_err(|e| dispatch_error(e, &host))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = read_limited(resp, MAX_API_BODY).await.map_err(|e| e.with_status(status))?;
+            Ok(RawResponse { status, headers, body })
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::Timeout,
+                    format!("no complete response within the attempt timeout of {t:?}"),
+                )
+            })?,
+            None => fut.await,
+        }
+    }
+
+    /// Runs `endpoint` with retries until `parse` accepts a response or a non-retryable error,
+    /// the attempt limit, the token bucket or the operation timeout stops it.
+    pub(crate) async fn execute<T>(
+        &self,
+        endpoint: &Endpoint,
+        parse: impl Fn(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let op = endpoint.operation();
+        let span = tracing::info_span!(
+            "cfstream_http.call",
+            operation = op.name(),
+            account = %endpoint.account(),
+            video = %endpoint.video(),
+            download_type = endpoint.download_type().map(|t| t.as_str()),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        );
+        let started = tokio::time::Instant::now();
+        let deadline = self.inner.operation_timeout.map(|t| started + t);
+        let stats = Stats::default();
+        let run = self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone());
+        let out = match self.inner.operation_timeout {
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    Err(Error::new(ErrorKind::Timeout, format!("operation timed out after {t:?}")))
+                }
+            },
+            None => run.await,
+        };
+        span.record("attempts", stats.attempts.load(Ordering::Relaxed));
+        if let Some(status) = stats.status() {
+            span.record("status", status);
+        }
+        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        match &out {
+            Ok(_) => tracing::debug!(parent: &span, "call finished"),
+            Err(e) => tracing::debug!(parent: &span, error = %e, "call failed"),
+        }
+        out.map_err(|e| e.with_operation(op))
+    }
+
+    async fn retry_loop<T>(
+        &self,
+        endpoint: &Endpoint,
+        deadline: Option<tokio::time::Instant>,
+        parse: &impl Fn(&RawResponse) -> Result<T, Error>,
+        stats: &Stats,
+    ) -> Result<T, Error> {
+        let i = &self.inner;
+        let mut taken = 0u32;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            stats.attempts.store(attempt, Ordering::Relaxed);
+            let remaining =
+                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            let timeout = match (i.attempt_timeout, remaining) {
+                (Some(a), Some(r)) => Some(a.min(r)),
+                (a, r) => a.or(r),
+            };
+            let attempt_span =
+                tracing::debug_span!("attempt", attempt, status = tracing::field::Empty);
+            let result = async {
+                let raw = self.attempt(endpoint, timeout).await?;
+                tracing::Span::current().record("status", raw.status);
+                stats.last_status.store(u32::from(raw.status), Ordering::Relaxed);
+                let retry_after = server_delay(&raw.headers, SystemTime::now());
+                parse(&raw).map_err(|e| {
+                    let throttled = matches!(e.status(), Some(429 | 503));
+                    e.with_retry_after(if throttled { retry_after } else { None })
+                })
+            }
+            .instrument(attempt_span)
+            .await;
+            let err = match result {
+                Ok(v) => {
+                    if taken == 0 {
+                        i.bucket.reward_success();
+                    } else {
+                        i.bucket.release(taken);
+                    }
+                    return Ok(v);
+                }
+                Err(e) => e.with_attempts(attempt),
+            };
+            if let (true, Some(hint)) = (err.is_rate_limited(), err.retry_after()) {
+                // The server blocks this client for a while: hold every clone, retrying or not.
+                i.limiter.block_for(hint.min(MAX_SERVER_DELAY));
+            }
+            if !err.is_retryable() || attempt >= i.retry.max_attempts {
+                return Err(err);
+            }
+            let cost =
+                if err.kind() == ErrorKind::Timeout { TIMEOUT_RETRY_COST } else { RETRY_COST };
+            if !i.bucket.try_acquire(cost) {
+                tracing::debug!("retry token bucket is empty: not retrying");
+                return Err(err);
+            }
+            taken += cost;
+            let delay = match err.retry_after() {
+                Some(hint) => hint.min(MAX_SERVER_DELAY),
+                None => i.retry.backoff(attempt),
+            };
+            if let Some(d) = deadline
+                && tokio::time::Instant::now() + delay >= d
+            {
+                // Waiting would only run into the operation timeout: answer now.
+                return Err(err);
+            }
+            let reason = err.to_string();
+            tracing::debug!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, reason = %reason, "retrying");
+            i.reporter.retrying(endpoint.operation(), attempt + 1, delay, &reason);
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// What a call's span records once it is over (atomics: the call's future must stay `Send`).
+#[derive(Default)]
+struct Stats {
+    attempts: AtomicU32,
+    last_status: AtomicU32,
+}
+
+impl Stats {
+    fn status(&self) -> Option<u16> {
+        u16::try_from(self.last_status.load(Ordering::Relaxed)).ok().filter(|s| *s != 0)
+    }
+}
+
+/// Reads a response body, refusing more than `limit` bytes.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Error::new(
+            ErrorKind::InvalidResponse,
+            format!("response body larger than {limit} bytes"),
+        ));
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(body_error)? {
+        if buf.len() + chunk.len() > limit {
+            return Err(Error::new(
+                ErrorKind::InvalidResponse,
+                format!("response body larger than {limit} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub(crate) fn body_error(e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    if e.is_timeout() {
+        return Error::new(ErrorKind::Timeout, "timed out reading the response body")
+            .with_source(e);
+    }
+    Error::new(ErrorKind::Dispatch, "response body cut short").with_source(e)
+}
+
+/// Classifies a send failure. `host` names the server; the URL is dropped from the source
+/// because a download URL may carry a signed token in its query.
+pub(crate) fn dispatch_error(e: reqwest::Error, host: &str) -> Error {
+    let e = e.without_url();
+    if e.is_timeout() {
+        return Error::new(
+            ErrorKind::Timeout,
+            format!("timed out connecting to or waiting for '{host}'"),
+        )
+        .with_source(e);
+    }
+    if e.is_connect() {
+        return Error::new(ErrorKind::Dispatch, format!("cannot connect to '{host}'"))
+            .with_source(e);
+    }
+    if e.is_builder() {
+        return Error::build(format!("cannot build the request to '{host}'")).with_source(e);
+    }
+    Error::new(ErrorKind::Dispatch, format!("request to '{host}' failed")).with_source(e)
+}
+
+/// Configures a [`Client`]. Every setting is checked by [`ClientBuilder::build`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    credentials: Option<Credentials>,
+    base_url: Option<String>,
+    connect_timeout: Option<Option<Duration>>,
+    attempt_timeout: Option<Option<Duration>>,
+    operation_timeout: Option<Option<Duration>>,
+    retry: Option<RetryConfig>,
+    rate_limit: Option<RateLimit>,
+    user_agent: Option<String>,
+    reqwest: Option<reqwest::Client>,
+    reporter: Option<Arc<dyn Reporter>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("credentials", &self.credentials.as_ref().map(Credentials::scheme))
+            .field("base_url", &self.base_url)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// How requests authenticate (required).
+    #[must_use]
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.credentials = Some(c);
+        self
+    }
+
+    /// The API's base URL, such as an emulator's `http://127.0.0.1:8080/client/v4`. It must be
+    /// `http` or `https` with a host, and carry no credentials, query or fragment.
+    #[must_use]
+    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
+        self.base_url = Some(url.as_ref().to_owned());
+        self
+    }
+
+    /// The time limit for opening a connection (applies only to the client this builder makes,
+    /// not to one given with [`ClientBuilder::reqwest_client`]).
+    #[must_use]
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = Some(Some(d));
+        self
+    }
+
+    /// The time limit for one attempt: send, then read the whole answer. For `fetch`, the
+    /// limit for the response headers and for each gap between body chunks.
+    #[must_use]
+    pub fn attempt_timeout(mut self, d: Duration) -> Self {
+        self.attempt_timeout = Some(Some(d));
+        self
+    }
+
+    /// The time limit for a whole API call, retries and their backoff included (not for
+    /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own).
+    #[must_use]
+    pub fn operation_timeout(mut self, d: Duration) -> Self {
+        self.operation_timeout = Some(Some(d));
+        self
+    }
+
+    /// Turns off the connect, attempt and operation timeouts (for callers that set their own
+    /// deadlines, and for tests in virtual time, where a pending timer can fire while a
+    /// response from another thread is on its way).
+    #[must_use]
+    pub fn without_timeouts(mut self) -> Self {
+        self.connect_timeout = Some(None);
+        self.attempt_timeout = Some(None);
+        self.operation_timeout = Some(None);
+        self
+    }
+
+    /// How failed attempts are retried.
+    #[must_use]
+    pub fn retry(mut self, r: RetryConfig) -> Self {
+        self.retry = Some(r);
+        self
+    }
+
+    /// The client-side rate limit, shared by clones of the client.
+    #[must_use]
+    pub fn rate_limit(mut self, r: RateLimit) -> Self {
+        self.rate_limit = Some(r);
+        self
+    }
+
+    /// The `User-Agent` header (default `cfstream/<version>`).
+    #[must_use]
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = Some(ua.into());
+        self
+    }
+
+    /// Sends through this `reqwest::Client` (its own timeouts, proxy and TLS settings apply).
+    /// Prefer one that does not follow redirects: a redirect to another host would carry the
+    /// `X-Auth-Key` header there.
+    #[must_use]
+    pub fn reqwest_client(mut self, c: reqwest::Client) -> Self {
+        self.reqwest = Some(c);
+        self
+    }
+
+    /// Where retry events of the API calls are reported (default: nowhere).
+    #[must_use]
+    pub fn reporter(mut self, r: Arc<dyn Reporter>) -> Self {
+        self.reporter = Some(r);
+        self
+    }
+
+    /// Fills what is unset from environment variables read through `lookup`:
+    /// `CLOUDFLARE_API_TOKEN` (preferred), else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`; and
+    /// `CLOUDFLARE_BASE_URL`. Fails naming the variables when no credentials are found.
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if self.credentials.is_none() {
+            let creds = match (
+                var("CLOUDFLARE_API_TOKEN"),
+                var("CLOUDFLARE_EMAIL"),
+                var("CLOUDFLARE_API_KEY"),
+            ) {
+                (Some(token), _, _) => Credentials::token(token.trim()),
+                (None, Some(email), Some(key)) => Credentials::key(email.trim(), key.trim()),
+                (None, Some(_), None) => {
+                    return Err(Error::build(
+                        "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not (or set CLOUDFLARE_API_TOKEN)",
+                    ));
+                }
+                (None, None, Some(_)) => {
+                    return Err(Error::build(
+                        "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not (or set CLOUDFLARE_API_TOKEN)",
+                    ));
+                }
+                (None, None, None) => {
+                    return Err(Error::build(
+                        "no credentials: set CLOUDFLARE_API_TOKEN, or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
+                    ));
+                }
+            };
+            self.credentials = Some(creds);
+        }
+        if self.base_url.is_none() {
+            self.base_url = var("CLOUDFLARE_BASE_URL").map(|s| s.trim().to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Checks the settings and makes the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let credentials = self
+            .credentials
+            .ok_or_else(|| Error::build("no credentials: call ClientBuilder::credentials"))?;
+        let base = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let auth = credentials
+            .headers()
+            .into_iter()
+            .map(|(name, value)| {
+                let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                    // Never echo the value: it may be the secret.
+                    Error::build(format!(
+                        "invalid {} credentials: the {name} header value holds characters that cannot be sent",
+                        credentials.scheme()
+                    ))
+                })?;
+                v.set_sensitive(true);
+                Ok((HeaderName::from_static(name), v))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let ua =
+            self.user_agent.unwrap_or_else(|| format!("cfstream/{}", env!("CARGO_PKG_VERSION")));
+        let user_agent = HeaderValue::from_str(&ua).map_err(|_| {
+            Error::build(format!("invalid user agent {ua:?}: not a valid header value"))
+        })?;
+        let connect_timeout = self.connect_timeout.unwrap_or(Some(Duration::from_secs(10)));
+        let attempt_timeout = self.attempt_timeout.unwrap_or(Some(Duration::from_secs(30)));
+        let operation_timeout = self.operation_timeout.unwrap_or(Some(Duration::from_secs(120)));
+        let http = match self.reqwest {
+            Some(c) => c,
+            None => {
+                let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+                if let Some(t) = connect_timeout {
+                    b = b.connect_timeout(t);
+                }
+                b.build()
+                    .map_err(|e| Error::build("cannot build the HTTP client").with_source(e))?
+            }
+        };
+        let retry = self.retry.unwrap_or_default();
+        let limiter = Limiter::new(&self.rate_limit.unwrap_or_default())?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth,
+                scheme: credentials.scheme(),
+                user_agent,
+                connect_timeout,
+                attempt_timeout,
+                operation_timeout,
+                bucket: TokenBucket::new(retry.bucket_capacity),
+                retry,
+                limiter,
+                reporter: self.reporter.unwrap_or_else(|| Arc::new(NoopReporter)),
+            }),
+        })
+    }
+}
+
+/// Checks a base URL; the message names it (with any password masked).
+fn parse_base_url(s: &str) -> Result<Url, Error> {
+    let bad = |shown: &str, why: &str| Error::build(format!("invalid base url '{shown}': {why}"));
+    let url = Url::parse(s).map_err(|e| bad(s, &e.to_string()))?;
+    let mut shown = url.clone();
+    if url.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    let shown = shown.as_str().to_owned();
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(&shown, "the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad(&shown, "it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(&shown, "it must not carry credentials; use ClientBuilder::credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(&shown, "it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert!(parse_base_url("http://127.0.0.1:8080/client/v4").is_ok());
+        for (bad, why) in [
+            ("not a url", "invalid base url 'not a url'"),
+            ("ftp://x/y", "scheme"),
+            ("http://u:hunter2@x/", "credentials"),
+            ("http://x/?a=b", "query"),
+        ] {
+            let e = parse_base_url(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Build);
+            assert!(e.to_string().contains(why), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn env_names_what_is_missing() {
+        let none = |_: &str| None;
+        let e = Client::from_lookup(none).unwrap_err();
+        assert!(
+            e.to_string().contains("CLOUDFLARE_API_TOKEN")
+                && e.to_string().contains("CLOUDFLARE_API_KEY"),
+            "{e}"
+        );
+        let e = Client::from_lookup(|k| (k == "CLOUDFLARE_EMAIL").then(|| "me@x".to_owned()))
+            .unwrap_err();
+        assert!(e.to_string().contains("CLOUDFLARE_API_KEY is not"), "{e}");
+        let c = Client::from_lookup(|k| match k {
+            "CLOUDFLARE_API_TOKEN" => Some("t0k3n".into()),
+            "CLOUDFLARE_BASE_URL" => Some("http://127.0.0.1:9/client/v4".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.base_url().as_str(), "http://127.0.0.1:9/client/v4");
+        assert!(!format!("{c:?}").contains("t0k3n"));
+    }
+}

@@ -1,0 +1,260 @@
+//! `fetch`: streaming to a `.part` file, resume after a cut, atomic rename, no credentials sent
+//! to the file host, file names, length checks. Real time: nothing here sleeps.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cfstream_http::{Client, ErrorKind, FetchOptions, RetryConfig};
+use cfstream_types::{Credentials, Download, DownloadStatus, PercentComplete};
+
+use crate::support::*;
+
+fn client(creds: Credentials) -> Client {
+    // The API base is never used by fetch; point it nowhere useful.
+    builder("http://127.0.0.1:9/client/v4")
+        .credentials(creds)
+        .retry(RetryConfig::default().max_attempts(3).jitter(|_| std::time::Duration::ZERO))
+        .build()
+        .unwrap()
+}
+
+fn ready(url: url::Url) -> Download {
+    Download::new(DownloadStatus::Ready, PercentComplete::FULL).with_url(url)
+}
+
+fn no_credentials_in(heads: &[String]) {
+    for h in heads {
+        let lower = h.to_ascii_lowercase();
+        assert!(!lower.contains("authorization"), "{h}");
+        assert!(!lower.contains("x-auth-key") && !lower.contains("x-auth-email"), "{h}");
+        assert!(!h.contains(TOKEN) && !h.contains(KEY), "{h}");
+    }
+}
+
+#[tokio::test]
+async fn fetches_into_a_directory_by_video_and_type() {
+    let file = file_of(700_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), dir.path(), FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.path, dir.path().join(format!("{}-default.mp4", video())));
+    assert_eq!(out.bytes, 700_000);
+    assert_eq!(out.resumed_from, 0);
+    assert_eq!(std::fs::read(&out.path).unwrap(), *file);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no .part left behind");
+    no_credentials_in(&srv.heads());
+}
+
+#[tokio::test]
+async fn never_sends_either_credential_scheme_to_the_file_host() {
+    for creds in [Credentials::token(TOKEN), Credentials::key(EMAIL, KEY)] {
+        let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+        let dir = tempfile::tempdir().unwrap();
+        client(creds)
+            .downloads(&account())
+            .fetch(&ready(srv.url(&video())), dir.path(), FetchOptions::default())
+            .await
+            .unwrap();
+        let heads = srv.heads();
+        assert_eq!(heads.len(), 1);
+        no_credentials_in(&heads);
+    }
+}
+
+#[tokio::test]
+async fn resumes_after_a_cut_with_range() {
+    let file = file_of(1_000_000);
+    let srv = FileServer::start(file.clone(), vec![Script::CutAt(300_000), Script::Ranged]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+    assert_eq!(out.bytes, 1_000_000);
+    let heads = srv.heads();
+    assert_eq!(heads.len(), 2);
+    assert!(!heads[0].to_ascii_lowercase().contains("range:"), "{}", heads[0]);
+    assert!(heads[1].to_ascii_lowercase().contains("range: bytes=300000-"), "{}", heads[1]);
+    assert!(!dir.path().join("clip.mp4.part").exists());
+}
+
+#[tokio::test]
+async fn resumes_a_part_file_left_by_an_earlier_run() {
+    let file = file_of(500_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Ranged]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::fs::write(dir.path().join("clip.mp4.part"), &file[..123_456]).unwrap();
+    let rec = Recorder::new();
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().reporter(rec.clone()))
+        .await
+        .unwrap();
+    assert_eq!(out.resumed_from, 123_456);
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+    assert!(srv.heads()[0].to_ascii_lowercase().contains("range: bytes=123456-"));
+    let ev = rec.events();
+    assert_eq!(ev[0], Event::Started(Some(video().to_string()), Some(500_000), 123_456));
+    assert_eq!(ev.last(), Some(&Event::Finished(500_000)));
+}
+
+#[tokio::test]
+async fn restarts_cleanly_when_the_server_ignores_range() {
+    let file = file_of(50_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::fs::write(dir.path().join("clip.mp4.part"), vec![0xEE; 30_000]).unwrap();
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.resumed_from, 0);
+    assert_eq!(std::fs::read(&dest).unwrap(), *file, "the stale part was discarded");
+}
+
+#[tokio::test]
+async fn resume_false_starts_over_without_range() {
+    let file = file_of(20_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Ranged]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::fs::write(dir.path().join("clip.mp4.part"), &file[..10_000]).unwrap();
+    client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().resume(false))
+        .await
+        .unwrap();
+    assert!(!srv.heads()[0].to_ascii_lowercase().contains("range:"));
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+}
+
+#[tokio::test]
+async fn streams_to_disk_and_renames_only_at_the_end() {
+    let file = file_of(3 * 1024 * 1024);
+    let srv = FileServer::start(file.clone(), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("big.mp4");
+    let part = dir.path().join("big.mp4.part");
+    let (d2, p2) = (dest.clone(), part.clone());
+    let rec = Arc::new(Recorder {
+        on_progress: Some(Box::new(move |bytes| {
+            // Every reported byte is already on disk, and the final name does not exist yet:
+            // the body is streamed to the .part file, not held in memory.
+            if !d2.exists() {
+                assert_eq!(std::fs::metadata(&p2).unwrap().len(), bytes);
+            }
+        })),
+        ..Recorder::default()
+    });
+    client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().reporter(rec.clone()))
+        .await
+        .unwrap();
+    let progress: Vec<u64> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| if let Event::Progress(n) = e { Some(n) } else { None })
+        .collect();
+    // Written as it arrives: a 256 KiB buffer plus at most one chunk from the connection.
+    assert!(progress.len() >= 4, "written in bounded pieces: {progress:?}");
+    assert!(progress.windows(2).all(|w| w[1] - w[0] <= 1024 * 1024), "{progress:?}");
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+    assert!(!part.exists());
+}
+
+#[tokio::test]
+async fn a_short_body_fails_and_keeps_only_the_part_file() {
+    let file = file_of(40_000);
+    let srv = FileServer::start(file.clone(), vec![Script::ShortBody(100)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let e = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Dispatch, "{e}");
+    assert!(e.is_retryable());
+    assert_eq!(e.attempts(), 3);
+    assert!(!dest.exists(), "a half file never has the final name");
+    assert!(dir.path().join("clip.mp4.part").exists());
+}
+
+#[tokio::test]
+async fn filename_is_validated_sent_and_used() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    let api = c.downloads(&acct);
+    for bad in ["../../etc/passwd", "a b", "", "x.mp4"] {
+        let e = api
+            .fetch(&ready(srv.url(&video())), dir.path(), FetchOptions::default().filename(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Build);
+        assert!(e.to_string().contains("invalid filename"), "{e}");
+    }
+    assert!(srv.heads().is_empty(), "nothing is sent for a bad filename");
+    let out = api
+        .fetch(&ready(srv.url(&video())), dir.path(), FetchOptions::default().filename("my-clip_1"))
+        .await
+        .unwrap();
+    assert_eq!(out.path, dir.path().join("my-clip_1.mp4"));
+    assert!(srv.heads()[0].starts_with("GET /"), "{}", srv.heads()[0]);
+    assert!(
+        srv.heads()[0].contains("/downloads/default.mp4?filename=my-clip_1 "),
+        "{}",
+        srv.heads()[0]
+    );
+}
+
+#[tokio::test]
+async fn an_existing_file_is_kept_unless_overwrite() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::fs::write(&dest, b"mine").unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    let api = c.downloads(&acct);
+    let e = api.fetch(&ready(srv.url(&video())), &dest, FetchOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DestinationExists);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"mine");
+    api.fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().overwrite(true))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), *file_of(10));
+}
+
+#[tokio::test]
+async fn a_download_not_ready_or_a_404_is_an_error() {
+    let srv = FileServer::start(file_of(10), vec![Script::Status(404)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    let api = c.downloads(&acct);
+    let pending = Download::new(DownloadStatus::InProgress, PercentComplete::new(5.0).unwrap())
+        .with_url(srv.url(&video()));
+    let e = api.fetch(&pending, dir.path(), FetchOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotReady);
+    let e = api
+        .fetch(&ready(srv.url(&video())), dir.path(), FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.attempts(), 1);
+    assert!(!Path::new(&dir.path().join(format!("{}-default.mp4", video()))).exists());
+}

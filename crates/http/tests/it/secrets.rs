@@ -1,0 +1,115 @@
+//! Credentials never appear in any `Debug`, `Display`, error or tracing output.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cfstream_http::{Client, Operation};
+use cfstream_types::Credentials;
+use tracing_subscriber::fmt::MakeWriter;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = format!("{e} {e:?}");
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(" | {c} {c:?}"));
+        cur = c.source();
+    }
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_secret_in_debug_display_errors_or_traces() {
+    // A global subscriber: a thread-local one misses callsites whose interest other tests,
+    // running in parallel without a subscriber, cached first. Every test's traces land here,
+    // which only widens the search for a leaked secret.
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    let capture = CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(capture.clone())
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            capture
+        })
+        .clone();
+
+    let server = mock_server().await;
+    let answers = [
+        ResponseTemplate::new(403)
+            .set_body_raw(FAILURE_10000.as_bytes().to_vec(), "application/json"),
+        ResponseTemplate::new(502).set_body_raw(PROXY_502.as_bytes().to_vec(), "text/html"),
+        ResponseTemplate::new(200).set_body_string("{\"success\":tr"),
+        ResponseTemplate::new(200)
+            .set_body_raw(LIST_NEWEST.as_bytes().to_vec(), "application/json"),
+    ];
+    let mut seen = String::new();
+    for creds in [Credentials::token(TOKEN), Credentials::key(EMAIL, KEY)] {
+        let b = builder(&base(&server)).credentials(creds.clone());
+        seen.push_str(&format!("{b:?}"));
+        let client = b.build().unwrap();
+        seen.push_str(&format!("{client:?}"));
+        for a in &answers {
+            server.reset().await;
+            Mock::given(method("GET"))
+                .and(path(op_path(Operation::List)))
+                .respond_with(a.clone())
+                .mount(&server)
+                .await;
+            match call(&client, Operation::List).await {
+                Ok(v) => seen.push_str(&format!("{v:?}")),
+                Err(e) => seen.push_str(&chain(&e)),
+            }
+        }
+    }
+    let refused = builder("http://127.0.0.1:1/client/v4").build().unwrap();
+    seen.push_str(&chain(&call(&refused, Operation::List).await.unwrap_err()));
+    seen.push_str(&chain(
+        &Client::from_lookup(|k| {
+            (k == "CLOUDFLARE_API_TOKEN").then(|| "SECRET-TOKEN-\u{7f}".into())
+        })
+        .unwrap_err(),
+    ));
+
+    let traces = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(traces.contains("cfstream_http.call"), "spans are emitted:\n{traces}");
+    for field in [
+        "operation=\"list\"",
+        "account=023e105f4ecef8ad9ca31a8372d0c353",
+        "attempts=",
+        "status=403",
+        "elapsed_ms=",
+    ] {
+        assert!(traces.contains(field), "{field} missing in:\n{traces}");
+    }
+    for secret in [TOKEN, KEY, "SECRET-TOKEN", "SECRET-GLOBAL"] {
+        assert!(!seen.contains(secret), "{secret} leaked in:\n{seen}");
+        assert!(!traces.contains(secret), "{secret} leaked in traces");
+    }
+}

@@ -1,0 +1,270 @@
+//! Shared test helpers: ids, fixtures, clients set up for virtual time, a recording reporter,
+//! the catch-all mock, and a scripted raw HTTP file server for fetch tests.
+
+pub(crate) mod server;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cfstream_http::{Client, ClientBuilder, Error, Operation, RateLimit, Reporter, RetryConfig};
+use cfstream_types::{
+    AccountId, DownloadStatus, DownloadType, Downloads, PercentComplete, VideoId,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub(crate) const TOKEN: &str = "SECRET-TOKEN-7f3a9c";
+pub(crate) const KEY: &str = "SECRET-GLOBAL-KEY-41d8";
+pub(crate) const EMAIL: &str = "ops@example.com";
+
+pub(crate) const LIST_NEWEST: &str = include_str!("../../fixtures/list-newest.json");
+pub(crate) const LIST_LEGACY: &str = include_str!("../../fixtures/list-legacy.json");
+pub(crate) const DELETED_NEWEST: &str = include_str!("../../fixtures/deleted-newest.json");
+pub(crate) const DELETED_LEGACY: &str = include_str!("../../fixtures/deleted-legacy.json");
+pub(crate) const FAILURE_10000: &str = include_str!("../../fixtures/failure-10000.json");
+pub(crate) const FAILURE_7003: &str = include_str!("../../fixtures/failure-7003.json");
+pub(crate) const FAILURE_429: &str = include_str!("../../fixtures/failure-429.json");
+pub(crate) const PROXY_502: &str = include_str!("../../fixtures/proxy-502.html");
+
+pub(crate) fn account() -> AccountId {
+    "023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap()
+}
+
+pub(crate) fn video() -> VideoId {
+    "ea95132c15732412d22c1476fa83f27a".parse().unwrap()
+}
+
+/// A reqwest client with no timers of its own (no idle-pool sweeper), so that a paused tokio
+/// clock does not jump while a response is on its way.
+pub(crate) fn quiet_reqwest() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A builder for tests in virtual time: token credentials, no timeouts, no jitter (backoff is
+/// the ceiling: 1 s, 2 s, 4 s), 3 attempts, no rate limit.
+pub(crate) fn builder(base: &str) -> ClientBuilder {
+    Client::builder()
+        .credentials(cfstream_types::Credentials::token(TOKEN))
+        .base_url(base)
+        .reqwest_client(quiet_reqwest())
+        .without_timeouts()
+        .retry(RetryConfig::default().max_attempts(3).jitter(|c| c))
+        .rate_limit(RateLimit::unlimited())
+}
+
+pub(crate) async fn mock_server() -> MockServer {
+    let server = MockServer::start().await;
+    // Anything no test expects answers 500 and fails loudly.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
+        .with_priority(u8::MAX)
+        .mount(&server)
+        .await;
+    server
+}
+
+pub(crate) fn base(server: &MockServer) -> String {
+    format!("{}/client/v4", server.uri())
+}
+
+/// The path of an operation on the test ids, under `/client/v4`.
+pub(crate) fn op_path(op: Operation) -> String {
+    let (a, v) = (account(), video());
+    let t = DownloadType::Audio;
+    let e = match op {
+        Operation::List => cfstream_types::Endpoint::list(&a, &v),
+        Operation::Create => cfstream_types::Endpoint::create(&a, &v),
+        Operation::Delete => cfstream_types::Endpoint::delete(&a, &v),
+        Operation::CreateType => cfstream_types::Endpoint::create_type(&a, &v, t),
+        _ => cfstream_types::Endpoint::delete_type(&a, &v, t),
+    };
+    format!("/client/v4{}", e.path())
+}
+
+pub(crate) fn op_method(op: Operation) -> &'static str {
+    op.method().as_str()
+}
+
+/// Runs `op` on the test ids; list and create answer `Some(downloads)`, deletes `None`.
+pub(crate) async fn call(client: &Client, op: Operation) -> Result<Option<Downloads>, Error> {
+    let (a, v) = (account(), video());
+    let api = client.downloads(&a);
+    match op {
+        Operation::List => api.list(&v).await.map(Some),
+        Operation::Create => api.create(&v).await.map(Some),
+        Operation::Delete => api.delete(&v).await.map(|()| None),
+        Operation::CreateType => api.create_type(&v, DownloadType::Audio).await.map(Some),
+        _ => api.delete_type(&v, DownloadType::Audio).await.map(|()| None),
+    }
+}
+
+/// One reported event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Event {
+    Wait(DownloadStatus, f64),
+    Started(Option<String>, Option<u64>, u64),
+    Progress(u64),
+    Finished(u64),
+    Retrying(Operation, u32, Duration),
+}
+
+/// A reporter that records every event, with an optional hook on progress.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    pub events: Mutex<Vec<Event>>,
+    #[allow(clippy::type_complexity)]
+    pub on_progress: Option<Box<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl Recorder {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    pub(crate) fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+    pub(crate) fn retries(&self) -> Vec<Duration> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| if let Event::Retrying(_, _, d) = e { Some(d) } else { None })
+            .collect()
+    }
+}
+
+impl Reporter for Recorder {
+    fn wait_progress(
+        &self,
+        _: &VideoId,
+        _: &DownloadType,
+        status: &DownloadStatus,
+        percent: PercentComplete,
+    ) {
+        self.events.lock().unwrap().push(Event::Wait(status.clone(), percent.get()));
+    }
+    fn fetch_started(&self, video: Option<&VideoId>, total: Option<u64>, resumed_from: u64) {
+        self.events.lock().unwrap().push(Event::Started(
+            video.map(|v| v.to_string()),
+            total,
+            resumed_from,
+        ));
+    }
+    fn fetch_progress(&self, bytes: u64) {
+        if let Some(f) = &self.on_progress {
+            f(bytes);
+        }
+        self.events.lock().unwrap().push(Event::Progress(bytes));
+    }
+    fn fetch_finished(&self, bytes: u64) {
+        self.events.lock().unwrap().push(Event::Finished(bytes));
+    }
+    fn retrying(&self, operation: Operation, attempt: u32, delay: Duration, _reason: &str) {
+        self.events.lock().unwrap().push(Event::Retrying(operation, attempt, delay));
+    }
+}
+
+/// How the scripted file server answers one connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Script {
+    /// `200` with the whole file.
+    Full,
+    /// `200` announcing the whole file, but only the first `n` bytes are sent, then close.
+    CutAt(usize),
+    /// Honours `Range: bytes=N-` with `206`; without it, `200`.
+    Ranged,
+    /// `200` announcing `n` bytes more than it sends, every time.
+    ShortBody(usize),
+    /// A canned status with a small body.
+    Status(u16),
+}
+
+/// A raw HTTP/1.1 file server: each connection is answered by the next script (the last one
+/// repeats) and closed. Records every request head.
+pub(crate) struct FileServer {
+    pub port: u16,
+    pub heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl FileServer {
+    pub(crate) async fn start(file: Arc<Vec<u8>>, scripts: Vec<Script>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            let mut i = 0;
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else { return };
+                let script = scripts[i.min(scripts.len() - 1)].clone();
+                i += 1;
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if s.read(&mut b).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    head.push(b[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                let range = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_owned)
+                    })
+                    .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+                let n = file.len();
+                let (status_line, extra, body): (String, String, &[u8]) = match script {
+                    Script::Full => {
+                        ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..])
+                    }
+                    Script::CutAt(k) => {
+                        ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..k])
+                    }
+                    Script::ShortBody(k) => {
+                        ("200 OK".into(), format!("Content-Length: {}\r\n", n + k), &file[..])
+                    }
+                    Script::Ranged => match range {
+                        Some(r) if r < n => (
+                            "206 Partial Content".into(),
+                            format!(
+                                "Content-Length: {}\r\nContent-Range: bytes {r}-{}/{n}\r\n",
+                                n - r,
+                                n - 1
+                            ),
+                            &file[r..],
+                        ),
+                        _ => ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..]),
+                    },
+                    Script::Status(code) => {
+                        (format!("{code} Oops"), "Content-Length: 4\r\n".into(), b"oops")
+                    }
+                };
+                let msg = format!(
+                    "HTTP/1.1 {status_line}\r\nContent-Type: video/mp4\r\nConnection: close\r\n{extra}\r\n"
+                );
+                let _ = s.write_all(msg.as_bytes()).await;
+                let _ = s.write_all(body).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        Self { port, heads }
+    }
+
+    pub(crate) fn url(&self, video: &VideoId) -> url::Url {
+        url::Url::parse(&format!("http://127.0.0.1:{}/{video}/downloads/default.mp4", self.port))
+            .unwrap()
+    }
+
+    pub(crate) fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// A file of `n` pseudo-random bytes.
+pub(crate) fn file_of(n: usize) -> Arc<Vec<u8>> {
+    Arc::new((0..n).map(|i| (i * 7919 % 251) as u8).collect())
+}

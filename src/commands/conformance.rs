@@ -1,0 +1,194 @@
+//! `cfstream conformance`: the conformance runner (the same flags as `cargo xtask
+//! conformance`), by default against an emulator started in this process; and
+//! `cfstream conformance proxy`, a validating proxy.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use cfstream_conformance::{ProxyOptions, RunOptions, RunningProxy, Target, catalogue};
+use cfstream_types::{AccountId, Url, VideoId};
+
+use crate::cli::{ConformanceArgs, ConformanceCommand, ConformanceRunArgs, Global, ProxyArgs};
+use crate::env;
+use crate::errors::{ExitStatus, Hint};
+
+/// A report file to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReportFile {
+    Junit(PathBuf),
+    Json(PathBuf),
+    Markdown(PathBuf),
+}
+
+fn parse_reports(specs: &[String]) -> anyhow::Result<Vec<ReportFile>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (format, path) = spec.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--report {spec}: expected FORMAT=PATH (junit, json or md)")
+            })?;
+            let path = PathBuf::from(path);
+            match format {
+                "junit" | "xml" => Ok(ReportFile::Junit(path)),
+                "json" => Ok(ReportFile::Json(path)),
+                "md" | "markdown" => Ok(ReportFile::Markdown(path)),
+                other => anyhow::bail!("--report {spec}: unknown format '{other}' (junit, json or md)"),
+            }
+        })
+        .collect()
+}
+
+/// Runs `conformance` or `conformance proxy`.
+pub(crate) async fn run(global: &Global, args: ConformanceArgs) -> anyhow::Result<ExitStatus> {
+    match args.proxy {
+        Some(ConformanceCommand::Proxy(p)) => proxy(global, p).await,
+        None => run_checks(global, args.run).await,
+    }
+}
+
+async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result<ExitStatus> {
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        let all = catalogue();
+        let width = all.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        for c in all {
+            writeln!(out, "{:<width$}  {}", c.name, c.description)?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let reports = parse_reports(&args.report)?;
+    let videos = args
+        .videos
+        .iter()
+        .map(|v| v.parse::<VideoId>().context("bad --video"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut options = RunOptions::default();
+    options.only.clone_from(&args.checks);
+    options.skip.clone_from(&args.skip);
+
+    // Without --base-url the target is an emulator of our own, torn down afterwards.
+    let mut emulator = None;
+    let target = match &global.base_url {
+        Some(url) => {
+            let base_url = Url::parse(url).with_context(|| format!("bad --base-url '{url}'"))?;
+            let account = match &global.account {
+                Some(a) => Some(a.trim().parse::<AccountId>().context("bad --account")?),
+                None => None,
+            };
+            let credentials = match env::credentials(env::process) {
+                Ok(c) => Some(c.credentials),
+                Err(e) => {
+                    tracing::warn!("{e:#}: the checks that need credentials are skipped");
+                    None
+                }
+            };
+            let mut t = Target::new(base_url);
+            t.credentials = credentials;
+            t.account = account;
+            t.videos = videos;
+            t.live = args.live;
+            t.allow_writes = args.allow_writes;
+            t
+        }
+        None => {
+            if args.live {
+                return Err(anyhow::Error::new(Hint(
+                    "pass --base-url https://api.cloudflare.com/client/v4 with --live".into(),
+                ))
+                .context("--live needs --base-url"));
+            }
+            let emu = cfstream_emulator::Emulator::builder()
+                .progress(cfstream_emulator::Progress::Over(std::time::Duration::from_millis(300)))
+                .start()
+                .await
+                .map_err(anyhow::Error::new)
+                .context("could not start the embedded emulator")?;
+            let mut t = Target::new(
+                Url::parse(&emu.base_url().to_string()).context("the emulator's base URL")?,
+            );
+            t.credentials = Some(emu.credentials());
+            t.account = Some(emu.account());
+            t.videos = if videos.is_empty() {
+                emu.videos().into_iter().filter(|v| v.ready_to_stream).map(|v| v.id).take(1).collect()
+            } else {
+                videos
+            };
+            emulator = Some(emu);
+            t
+        }
+    };
+
+    let report = cfstream_conformance::run(&target, &options)
+        .await
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("could not run the conformance checks against {}", target.base_url))?;
+    if let Some(emu) = emulator {
+        emu.shutdown().await;
+    }
+
+    for file in &reports {
+        let (path, text) = match file {
+            ReportFile::Junit(p) => (p, report.to_junit()),
+            ReportFile::Json(p) => (p, report.to_json()),
+            ReportFile::Markdown(p) => (p, report.to_markdown()),
+        };
+        std::fs::write(path, text).with_context(|| format!("could not write the report {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if global.json {
+        writeln!(out, "{}", report.to_json())?;
+    } else if !global.quiet {
+        write!(out, "{}", report.render_text())?;
+    }
+    out.flush()?;
+    Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+async fn proxy(global: &Global, args: ProxyArgs) -> anyhow::Result<ExitStatus> {
+    let upstream =
+        Url::parse(&args.upstream).with_context(|| format!("bad --upstream '{}'", args.upstream))?;
+    let running = RunningProxy::start(ProxyOptions::new(upstream.clone(), args.listen))
+        .await
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("could not start the proxy on {}", args.listen))?;
+    let base = running.base_url().to_string();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "validating proxy listening on {base} (forwarding to {upstream})")?;
+    writeln!(out, "point your client at it:  export CLOUDFLARE_BASE_URL={base}")?;
+    writeln!(out, "Violations are logged below. Press Ctrl-C to stop.")?;
+    out.flush()?;
+    drop(out);
+    tokio::signal::ctrl_c().await.context("could not listen for Ctrl-C")?;
+    let summary = running.shutdown().await.map_err(anyhow::Error::new).context("the proxy failed")?;
+    let mut out = std::io::stdout().lock();
+    if global.json {
+        let v = serde_json::json!({
+            "event": "proxy_summary",
+            "answers": summary.answers,
+            "violations": summary.violations.len(),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "validated {} answers: {} violations",
+            summary.answers,
+            summary.violations.len()
+        )?;
+    }
+    Ok(if summary.violations.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_specs_parse() {
+        let r = parse_reports(&["junit=a.xml".into(), "md=b.md".into()]).unwrap();
+        assert_eq!(r, vec![ReportFile::Junit("a.xml".into()), ReportFile::Markdown("b.md".into())]);
+        assert!(parse_reports(&["pdf=x".into()]).is_err());
+        assert!(parse_reports(&["x".into()]).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per top-level command.
+
+pub(crate) mod completions;
+pub(crate) mod conformance;
+pub(crate) mod downloads;
+pub(crate) mod serve;
