@@ -26,6 +26,7 @@ pub(crate) struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The Cloudflare account id
     #[arg(long, global = true, env = "CLOUDFLARE_ACCOUNT_ID", hide_env_values = true)]
@@ -61,9 +62,9 @@ impl Global {
                  (the id is on the Stream page of the Cloudflare dashboard)"
             );
         };
-        raw.trim().parse::<AccountId>().map_err(|e| {
-            anyhow::Error::new(e).context("bad --account / CLOUDFLARE_ACCOUNT_ID")
-        })
+        raw.trim()
+            .parse::<AccountId>()
+            .map_err(|e| anyhow::Error::new(e).context("bad --account / CLOUDFLARE_ACCOUNT_ID"))
     }
 }
 
@@ -77,8 +78,8 @@ pub(crate) enum Command {
     /// Run the local emulator of the Stream downloads API (until Ctrl-C)
     Serve(ServeArgs),
 
-    /// Check that a server answers as the Stream downloads API must (by default, the
-    /// embedded emulator)
+    /// Check that a server answers as the Stream downloads API must (by default an emulator
+    /// started in this process; --base-url or --live to check another server)
     Conformance(ConformanceArgs),
 
     /// Print a shell completion script (e.g. `cfstream completions bash > cfstream.bash`)
@@ -264,9 +265,7 @@ fn parse_filename(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(format!(
-            "'{s}' must be 1 to 120 of [A-Za-z0-9-_] (no extension: it is added for you)"
-        ))
+        Err(format!("'{s}' must be 1 to 120 of [A-Za-z0-9-_] (no extension: it is added for you)"))
     }
 }
 
@@ -329,7 +328,8 @@ pub(crate) struct ConformanceRunArgs {
     /// the checks that need it are skipped
     #[arg(long = "video", value_name = "VIDEO")]
     pub(crate) videos: Vec<String>,
-    /// The target is the real Cloudflare API: destructive checks need --allow-writes
+    /// Check the real Cloudflare API (https://api.cloudflare.com/client/v4); destructive
+    /// checks then need --allow-writes
     #[arg(long)]
     pub(crate) live: bool,
     /// Allow checks that create and delete downloads on a --live account
@@ -344,6 +344,9 @@ pub(crate) struct ConformanceRunArgs {
     /// Write reports: FORMAT=PATH, comma separated; formats junit, json, md
     #[arg(long, value_name = "FORMAT=PATH", value_delimiter = ',')]
     pub(crate) report: Vec<String>,
+    /// How long, in seconds, a download may take to end ready or error
+    #[arg(long, value_name = "SECS")]
+    pub(crate) deadline: Option<u64>,
     /// List the checks, one line each, and exit
     #[arg(long)]
     pub(crate) list: bool,
@@ -399,10 +402,7 @@ mod tests {
         assert!(parse_rate("12").is_err());
         assert!(parse_duration("0s").is_err());
         assert_eq!(parse_progress("instant").unwrap(), ProgressSetting::Instant);
-        assert_eq!(
-            parse_progress("3s").unwrap(),
-            ProgressSetting::Over(Duration::from_secs(3))
-        );
+        assert_eq!(parse_progress("3s").unwrap(), ProgressSetting::Over(Duration::from_secs(3)));
     }
 
     #[test]

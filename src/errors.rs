@@ -178,12 +178,8 @@ fn write_error_lines(
 
 /// Prints a setup error (exit 2) on stderr, with a hint when one is known.
 pub(crate) fn print_error(err: &anyhow::Error) {
-    let causes: Vec<String> = err
-        .chain()
-        .skip(1)
-        .filter(|e| !e.is::<Hint>())
-        .map(ToString::to_string)
-        .collect();
+    let causes: Vec<String> =
+        err.chain().skip(1).filter(|e| !e.is::<Hint>()).map(ToString::to_string).collect();
     let hint = err.chain().find_map(|e| e.downcast_ref::<Hint>()).map(|h| h.0.as_str());
     let mut stderr = io::stderr().lock();
     // Nothing sensible is left to do if stderr itself is gone.

@@ -151,10 +151,9 @@ mod tests {
     #[test]
     fn stdin_lines_have_numbers_and_skip_comments() {
         let text = format!("# header\n{A}\n\n  {B}  \nnot-an-id\n");
-        let sel = read(&["-".into(), "-".into()], &[], move || {
-            Box::new(Cursor::new(text.into_bytes()))
-        })
-        .unwrap();
+        let sel =
+            read(&["-".into(), "-".into()], &[], move || Box::new(Cursor::new(text.into_bytes())))
+                .unwrap();
         assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [A, B]);
         assert_eq!(sel.bad[0].origin, Origin::Stdin(5));
         assert!(sel.bad[0].error.to_string().contains("not-an-id"));

@@ -26,7 +26,9 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            errors::print_error(&anyhow::Error::new(e).context("could not start the async runtime"));
+            errors::print_error(
+                &anyhow::Error::new(e).context("could not start the async runtime"),
+            );
             return ExitStatus::Error.into();
         }
     };
@@ -55,7 +57,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 /// Whether the error comes from writing to a closed pipe (`cfstream ... | head -1`).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 

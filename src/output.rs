@@ -62,7 +62,7 @@ use crate::input::BadInput;
 /// What a command did for one video.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    Listed(Downloads),
+    Listed(Box<Downloads>),
     Created(DownloadType, Download),
     Deleted(DownloadType),
     Ready(DownloadType, Download),
@@ -285,13 +285,20 @@ mod tests {
             &DownloadType::Default,
             Some(Download::new(DownloadStatus::InProgress, PercentComplete::new(40.0).unwrap())),
         );
-        d.set(&DownloadType::Audio, Some(Download::new(DownloadStatus::Ready, PercentComplete::FULL)));
+        d.set(
+            &DownloadType::Audio,
+            Some(Download::new(DownloadStatus::Ready, PercentComplete::FULL)),
+        );
         let results = vec![
-            VideoResult { video: video("aa"), download_type: None, outcome: Ok(Outcome::Listed(d)) },
+            VideoResult {
+                video: video("aa"),
+                download_type: None,
+                outcome: Ok(Outcome::Listed(Box::new(d))),
+            },
             VideoResult {
                 video: video("bb"),
                 download_type: None,
-                outcome: Ok(Outcome::Listed(Downloads::default())),
+                outcome: Ok(Outcome::Listed(Box::default())),
             },
         ];
         let table = render_table("list", &results);

@@ -57,8 +57,7 @@ fn style(template: &str) -> ProgressStyle {
 const OVERALL: &str = "{prefix:>6} [{bar:30}] {pos}/{len} videos ({elapsed}) {msg}";
 const SPINNER: &str = "{spinner} {prefix} {msg}";
 const WAITING: &str = "  {prefix} [{bar:30}] {pos:>3}% {msg}";
-const BYTES: &str =
-    "  {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}";
+const BYTES: &str = "  {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}";
 const BYTES_UNKNOWN: &str = "{spinner} {prefix} {bytes} {bytes_per_sec} {msg}";
 
 impl Progress {
@@ -78,14 +77,18 @@ impl Progress {
         let overall = multi.add(ProgressBar::new(total as u64));
         overall.set_style(style(OVERALL));
         overall.set_prefix(command.to_owned());
-        overall.tick();
+        overall.enable_steady_tick(Duration::from_millis(250));
         // Only the first batch of the process registers (there is one per process).
         let _ = ACTIVE.set(multi.clone());
         Progress { multi: Some(multi), overall: Some(overall), failed: Arc::default() }
     }
 
     /// A reporter (and bar) for one video; the bar goes away when the reporter is dropped.
-    pub(crate) fn video(&self, video: &VideoId, download_type: Option<&DownloadType>) -> Arc<VideoBar> {
+    pub(crate) fn video(
+        &self,
+        video: &VideoId,
+        download_type: Option<&DownloadType>,
+    ) -> Arc<VideoBar> {
         let label = match download_type {
             Some(t) => format!("{video} {t}"),
             None => video.to_string(),

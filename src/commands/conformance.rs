@@ -7,11 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use cfstream_conformance::{ProxyOptions, RunOptions, RunningProxy, Target, catalogue};
-use cfstream_types::{AccountId, Url, VideoId};
+use std::time::Duration;
+
+use cfstream_emulator::{Emulator, Progress, RateLimit};
+use cfstream_types::{AccountId, DEFAULT_BASE_URL, Url, VideoId};
 
 use crate::cli::{ConformanceArgs, ConformanceCommand, ConformanceRunArgs, Global, ProxyArgs};
 use crate::env;
-use crate::errors::{ExitStatus, Hint};
+use crate::errors::ExitStatus;
 
 /// A report file to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +36,9 @@ fn parse_reports(specs: &[String]) -> anyhow::Result<Vec<ReportFile>> {
                 "junit" | "xml" => Ok(ReportFile::Junit(path)),
                 "json" => Ok(ReportFile::Json(path)),
                 "md" | "markdown" => Ok(ReportFile::Markdown(path)),
-                other => anyhow::bail!("--report {spec}: unknown format '{other}' (junit, json or md)"),
+                other => {
+                    anyhow::bail!("--report {spec}: unknown format '{other}' (junit, json or md)")
+                }
             }
         })
         .collect()
@@ -67,22 +72,35 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
 
-    // Without --base-url the target is an emulator of our own, torn down afterwards.
+    // --live is the real API; else --base-url (or CLOUDFLARE_BASE_URL); else an emulator of
+    // our own, torn down afterwards (as `cargo xtask conformance` does).
+    let account = match &global.account {
+        Some(a) => {
+            Some(a.trim().parse::<AccountId>().context("bad --account / CLOUDFLARE_ACCOUNT_ID")?)
+        }
+        None => None,
+    };
+    let remote = if args.live {
+        Some(Url::parse(DEFAULT_BASE_URL).context("the default base URL")?)
+    } else {
+        match &global.base_url {
+            Some(url) => Some(Url::parse(url).with_context(|| format!("bad --base-url '{url}'"))?),
+            None => None,
+        }
+    };
     let mut emulator = None;
-    let target = match &global.base_url {
-        Some(url) => {
-            let base_url = Url::parse(url).with_context(|| format!("bad --base-url '{url}'"))?;
-            let account = match &global.account {
-                Some(a) => Some(a.trim().parse::<AccountId>().context("bad --account")?),
-                None => None,
-            };
+    let target = match remote {
+        Some(base_url) => {
             let credentials = match env::credentials(env::process) {
                 Ok(c) => Some(c.credentials),
                 Err(e) => {
-                    tracing::warn!("{e:#}: the checks that need credentials are skipped");
+                    tracing::warn!("{e}: the checks that need credentials are skipped");
                     None
                 }
             };
+            if let Some(secs) = args.deadline {
+                options.deadline = Duration::from_secs(secs);
+            }
             let mut t = Target::new(base_url);
             t.credentials = credentials;
             t.account = account;
@@ -92,40 +110,42 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
             t
         }
         None => {
-            if args.live {
-                return Err(anyhow::Error::new(Hint(
-                    "pass --base-url https://api.cloudflare.com/client/v4 with --live".into(),
-                ))
-                .context("--live needs --base-url"));
-            }
-            let emu = cfstream_emulator::Emulator::builder()
-                .progress(cfstream_emulator::Progress::Over(std::time::Duration::from_millis(300)))
+            let emu = Emulator::builder()
+                .progress(Progress::Over(Duration::from_millis(300)))
+                .rate_limit(RateLimit::disabled())
+                .file_size(256 * 1024)
                 .start()
                 .await
                 .map_err(anyhow::Error::new)
                 .context("could not start the embedded emulator")?;
-            let mut t = Target::new(
-                Url::parse(&emu.base_url().to_string()).context("the emulator's base URL")?,
-            );
+            let mut t = Target::new(emu.base_url());
             t.credentials = Some(emu.credentials());
-            t.account = Some(emu.account());
+            t.account = Some(account.unwrap_or_else(|| emu.account()));
             t.videos = if videos.is_empty() {
-                emu.videos().into_iter().filter(|v| v.ready_to_stream).map(|v| v.id).take(1).collect()
+                emu.videos()
+                    .into_iter()
+                    .filter(|v| v.ready_to_stream)
+                    .map(|v| v.id)
+                    .take(1)
+                    .collect()
             } else {
                 videos
             };
+            t.allow_writes = true;
+            options.deadline = Duration::from_secs(args.deadline.unwrap_or(30));
+            options.poll_interval = Duration::from_millis(25);
             emulator = Some(emu);
             t
         }
     };
 
-    let report = cfstream_conformance::run(&target, &options)
-        .await
-        .map_err(anyhow::Error::new)
-        .with_context(|| format!("could not run the conformance checks against {}", target.base_url))?;
+    let result = cfstream_conformance::run(&target, &options).await;
     if let Some(emu) = emulator {
         emu.shutdown().await;
     }
+    let report = result.map_err(anyhow::Error::new).with_context(|| {
+        format!("could not run the conformance checks against {}", target.base_url)
+    })?;
 
     for file in &reports {
         let (path, text) = match file {
@@ -133,7 +153,8 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
             ReportFile::Json(p) => (p, report.to_json()),
             ReportFile::Markdown(p) => (p, report.to_markdown()),
         };
-        std::fs::write(path, text).with_context(|| format!("could not write the report {}", path.display()))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("could not write the report {}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();
     if global.json {
@@ -146,8 +167,8 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
 }
 
 async fn proxy(global: &Global, args: ProxyArgs) -> anyhow::Result<ExitStatus> {
-    let upstream =
-        Url::parse(&args.upstream).with_context(|| format!("bad --upstream '{}'", args.upstream))?;
+    let upstream = Url::parse(&args.upstream)
+        .with_context(|| format!("bad --upstream '{}'", args.upstream))?;
     let running = RunningProxy::start(ProxyOptions::new(upstream.clone(), args.listen))
         .await
         .map_err(anyhow::Error::new)
@@ -160,7 +181,8 @@ async fn proxy(global: &Global, args: ProxyArgs) -> anyhow::Result<ExitStatus> {
     out.flush()?;
     drop(out);
     tokio::signal::ctrl_c().await.context("could not listen for Ctrl-C")?;
-    let summary = running.shutdown().await.map_err(anyhow::Error::new).context("the proxy failed")?;
+    let summary =
+        running.shutdown().await.map_err(anyhow::Error::new).context("the proxy failed")?;
     let mut out = std::io::stdout().lock();
     if global.json {
         let v = serde_json::json!({

@@ -14,11 +14,11 @@ use cfstream_types::{AccountId, DEFAULT_BASE_URL, Download, DownloadType, VideoI
 use futures::StreamExt as _;
 
 use crate::cli::{Downloads, Global, RateSetting};
+use crate::env;
 use crate::errors::{ExitStatus, Failure, FailureKind, Hint, Setting};
 use crate::input::{self, Selection};
 use crate::output::{self, Outcome, Summary, VideoResult};
 use crate::progress::{Progress, VideoBar};
-use crate::env;
 
 /// What to do to each video.
 #[derive(Debug, Clone)]
@@ -68,8 +68,9 @@ impl Target {
                     output.display()
                 )));
             }
-            std::fs::create_dir_all(output)
-                .with_context(|| format!("could not create the output directory {}", output.display()))?;
+            std::fs::create_dir_all(output).with_context(|| {
+                format!("could not create the output directory {}", output.display())
+            })?;
             Ok(Target::Dir(output.to_owned()))
         } else {
             if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -92,7 +93,7 @@ impl Target {
                     DownloadType::Other(_) => format!("{stem}.{}.bin", t.as_str()),
                     _ => format!("{stem}.{ext}"),
                 };
-                dir.join(name)
+                if dir == Path::new(".") { PathBuf::from(name) } else { dir.join(name) }
             }
         }
     }
@@ -140,7 +141,8 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
     let selection = input::read(&batch.videos, &batch.from, || Box::new(std::io::stdin().lock()))?;
     report_bad_inputs(global, &selection)?;
     if selection.videos.is_empty() {
-        let what = if selection.bad.is_empty() { "no video ids given" } else { "no valid video ids" };
+        let what =
+            if selection.bad.is_empty() { "no video ids given" } else { "no valid video ids" };
         return Err(anyhow::Error::new(Hint(
             "pass ids as arguments, `-` to read them from stdin, or --from FILE (one per line)"
                 .into(),
@@ -214,10 +216,7 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
         let unfinished = total - results.len();
         let mut err = std::io::stderr().lock();
         use std::io::Write as _;
-        writeln!(
-            err,
-            "error: interrupted: {unfinished} of {total} videos unfinished"
-        )?;
+        writeln!(err, "error: interrupted: {unfinished} of {total} videos unfinished")?;
         if command == "fetch" {
             writeln!(
                 err,
@@ -316,10 +315,7 @@ async fn one(ctx: &Ctx, progress: &Progress, video: VideoId) -> VideoResult {
 }
 
 fn pick(downloads: &cfstream_types::Downloads, t: &DownloadType) -> anyhow::Result<Download> {
-    downloads
-        .get(t)
-        .cloned()
-        .ok_or_else(|| anyhow!("the server's answer has no {t} download"))
+    downloads.get(t).cloned().ok_or_else(|| anyhow!("the server's answer has no {t} download"))
 }
 
 async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result<Outcome> {
@@ -328,8 +324,11 @@ async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result
     match &ctx.op {
         Op::List => {
             bar.step("listing");
-            let d = api.list(video).await.with_context(|| format!("video {video}: could not list its downloads"))?;
-            Ok(Outcome::Listed(d))
+            let d = api
+                .list(video)
+                .await
+                .with_context(|| format!("video {video}: could not list its downloads"))?;
+            Ok(Outcome::Listed(Box::new(d)))
         }
         Op::Create(t) => {
             bar.step("creating");
@@ -358,17 +357,17 @@ async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result
             let dest = plan.target.path_for(video, t, plan.filename.as_deref());
             if !plan.overwrite {
                 // A file under its final name is whole: fetch writes a `.part` and renames it.
-                if let Ok(meta) = tokio::fs::metadata(&dest).await {
-                    if meta.is_file() {
-                        return Ok(Outcome::Fetched {
-                            download_type: t.clone(),
-                            download: None,
-                            path: dest,
-                            bytes: meta.len(),
-                            resumed_from: 0,
-                            existing: true,
-                        });
-                    }
+                if let Ok(meta) = tokio::fs::metadata(&dest).await
+                    && meta.is_file()
+                {
+                    return Ok(Outcome::Fetched {
+                        download_type: t.clone(),
+                        download: None,
+                        path: dest,
+                        bytes: meta.len(),
+                        resumed_from: 0,
+                        existing: true,
+                    });
                 }
             }
             bar.step("listing");

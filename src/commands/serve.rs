@@ -49,7 +49,10 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let account = emulator.account().to_string();
     let videos = emulator.videos();
     let token_line = if token_from_env {
-        format!("# {}: the emulator accepts the token already in this shell's environment", env::TOKEN)
+        format!(
+            "# {}: the emulator accepts the token already in this shell's environment",
+            env::TOKEN
+        )
     } else {
         format!("export {}={DEMO_TOKEN}", env::TOKEN)
     };

@@ -13,7 +13,11 @@ fn two_hundred_videos_survive_injected_faults() {
     let faults = Faults::none()
         .seed(20_260_801)
         .rule(FaultRule::probability(FaultRoute::Any, 0.04, Fault::Status { status: 500 }))
-        .rule(FaultRule::probability(FaultRoute::Any, 0.03, Fault::RateLimited { retry_after_secs: 0 }))
+        .rule(FaultRule::probability(
+            FaultRoute::Any,
+            0.03,
+            Fault::RateLimited { retry_after_secs: 0 },
+        ))
         .rule(FaultRule::probability(FaultRoute::Any, 0.03, Fault::TruncatedBody));
     let emu = Emu::with(|b| b.faults(faults).rate_limit(RateLimit::disabled()));
     let admin = emu.running().admin();
@@ -33,7 +37,8 @@ fn two_hundred_videos_survive_injected_faults() {
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
 
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let summary = lines.last().unwrap();
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["succeeded"], 200, "{summary}");
@@ -50,7 +55,10 @@ fn two_hundred_videos_survive_injected_faults() {
         assert!(d.default.as_ref().is_some_and(|d| d.is_ready()), "{v} not ready: {d:?}");
         let path = dir.path().join("lib").join(format!("{v}.mp4"));
         let got = std::fs::read(&path).unwrap();
-        assert!(got == expected_file_bytes(v, &DownloadType::Default, 0, 4096), "{v}: content differs");
+        assert!(
+            got == expected_file_bytes(v, &DownloadType::Default, 0, 4096),
+            "{v}: content differs"
+        );
         assert!(!dir.path().join("lib").join(format!("{v}.mp4.part")).exists());
     }
     // The faults did fire: more requests than the 3 per video a clean run needs.

@@ -73,7 +73,12 @@ impl Emu {
 
     /// Video ids of the seed that are ready (or not ready) to stream.
     pub(crate) fn videos(&self, ready: bool) -> Vec<VideoId> {
-        self.running().videos().into_iter().filter(|v| v.ready_to_stream == ready).map(|v| v.id).collect()
+        self.running()
+            .videos()
+            .into_iter()
+            .filter(|v| v.ready_to_stream == ready)
+            .map(|v| v.id)
+            .collect()
     }
 
     /// `text` with the emulator's port (and the given directory) replaced by placeholders.
@@ -102,5 +107,18 @@ pub(crate) fn token(e: &RunningEmulator) -> String {
 
 /// Stdout and stderr of a finished command, as text.
 pub(crate) fn texts(out: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A child process killed when dropped, so that a failed assertion leaves no server running.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -95,7 +95,10 @@ fn fetch_resumes_a_partial_file() {
     assert_eq!(first["resumed_from"], 1000, "{stdout}");
     assert_eq!(first["bytes"], 4096);
     assert!(!part.exists());
-    assert_eq!(std::fs::read(&dest).unwrap(), expected_file_bytes(&video, &DownloadType::Default, 0, 4096));
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        expected_file_bytes(&video, &DownloadType::Default, 0, 4096)
+    );
 }
 
 #[test]
@@ -114,7 +117,8 @@ fn ids_come_from_stdin_and_files_with_bad_lines_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "an invalid input line makes the run a partial failure");
     let (stdout, _) = texts(&out);
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let bad = &lines[0];
     assert_eq!(bad["event"], "invalid_input");
     assert_eq!(bad["line"], 3);

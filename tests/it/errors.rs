@@ -32,15 +32,24 @@ fn missing_credentials_name_the_variables() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(texts(&out).1.starts_with("error: CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not\n"));
+    assert!(
+        texts(&out).1.starts_with("error: CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not\n")
+    );
 }
 
 #[test]
 fn missing_account_is_a_setup_error() {
-    let out = cfstream().env("CLOUDFLARE_API_TOKEN", "x").args(["downloads", "list", VIDEO]).output().unwrap();
+    let out = cfstream()
+        .env("CLOUDFLARE_API_TOKEN", "x")
+        .args(["downloads", "list", VIDEO])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let (_, stderr) = texts(&out);
-    assert!(stderr.starts_with("error: no account id: pass --account ID or set CLOUDFLARE_ACCOUNT_ID"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no account id: pass --account ID or set CLOUDFLARE_ACCOUNT_ID"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -82,10 +91,15 @@ fn unreachable_server_is_a_failed_video_with_a_hint() {
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let emu = Emu::start();
-    let ids: Vec<String> = (0..50).map(|_| emu.running().admin().add_video(&emu.running().account(), true).to_string()).collect();
+    let ids: Vec<String> = (0..50)
+        .map(|_| emu.running().admin().add_video(&emu.running().account(), true).to_string())
+        .collect();
     // `head -c 1` closes the pipe after one byte; cfstream must neither panic nor complain.
     let bin = env!("CARGO_BIN_EXE_cfstream");
-    let script = format!("'{bin}' --json downloads list --jobs 1 {} | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"", ids.join(" "));
+    let script = format!(
+        "'{bin}' --json downloads list --jobs 1 {} | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        ids.join(" ")
+    );
     let out = std::process::Command::new("bash")
         .args(["-c", &script])
         .env("CLOUDFLARE_BASE_URL", emu.base_url())

@@ -3,12 +3,12 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::common::{cfstream, texts};
+use crate::common::{KillOnDrop, cfstream, texts};
 
 #[test]
 fn serve_prints_working_exports_and_stops_on_ctrl_c() {
     let bin = env!("CARGO_BIN_EXE_cfstream");
-    let mut child = Command::new(bin)
+    let child = Command::new(bin)
         .args(["serve", "--port", "0", "--progress", "instant", "--file-size", "1000"])
         .env_remove("CLOUDFLARE_API_TOKEN")
         .env_remove("RUST_LOG")
@@ -16,6 +16,8 @@ fn serve_prints_working_exports_and_stops_on_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut guard = KillOnDrop(child);
+    let child = &mut guard.0;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = String::new();
     let mut exports = vec![];
@@ -35,7 +37,11 @@ fn serve_prints_working_exports_and_stops_on_ctrl_c() {
     let port = exports[0].1.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
     insta::assert_snapshot!("serve_banner", banner.replace(&port, "[PORT]"));
 
-    let out = cfstream().envs(exports.clone()).args(["downloads", "create", "5d5bc37ffcf54c9b82e996823bffbb81"]).output().unwrap();
+    let out = cfstream()
+        .envs(exports.clone())
+        .args(["downloads", "create", "5d5bc37ffcf54c9b82e996823bffbb81"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", texts(&out).1);
 
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();

@@ -40,7 +40,8 @@ fn progress_bars_draw_on_a_terminal_only() {
     let emu = Emu::with(|b| b.progress(Progress::Over(Duration::from_millis(1500))));
     let dir = tempfile::tempdir().unwrap();
     let video = emu.videos(true)[0].to_string();
-    let Some(screen) = under_pty(&emu, dir.path(), &format!("downloads fetch {video} -o a/")) else {
+    let Some(screen) = under_pty(&emu, dir.path(), &format!("downloads fetch {video} -o a/"))
+    else {
         return;
     };
     // The overall bar and the per-video wait bar were drawn (and cleared at the end).
@@ -49,7 +50,9 @@ fn progress_bars_draw_on_a_terminal_only() {
     assert!(screen.contains("inprogress"), "{screen}");
     assert!(screen.contains("fetch: 1 of 1 videos succeeded"), "{screen}");
 
-    let Some(screen) = under_pty(&emu, dir.path(), &format!("--no-progress downloads fetch {video} -o b/")) else {
+    let Some(screen) =
+        under_pty(&emu, dir.path(), &format!("--no-progress downloads fetch {video} -o b/"))
+    else {
         return;
     };
     assert!(!screen.contains("0/1 videos") && !screen.contains("inprogress"), "{screen}");
@@ -61,7 +64,8 @@ fn no_bars_when_stderr_is_not_a_terminal() {
     let emu = Emu::start();
     let video = emu.videos(true)[0].to_string();
     let dir = tempfile::tempdir().unwrap();
-    let out = emu.cmd().current_dir(dir.path()).args(["downloads", "fetch", &video]).output().unwrap();
+    let out =
+        emu.cmd().current_dir(dir.path()).args(["downloads", "fetch", &video]).output().unwrap();
     assert_eq!(texts(&out).1, "fetch: 1 of 1 videos succeeded\n");
 }
 

@@ -1,8 +1,10 @@
 //! Project automation: `cargo xtask schemas [--check]`, `cargo xtask conformance [...]`,
 //! `cargo xtask bench [...]`.
 
+mod bench;
 mod conformance;
 mod schemas;
+mod soak;
 mod tidy;
 
 use std::process::ExitCode;
@@ -22,6 +24,10 @@ enum Command {
     Schemas(schemas::Args),
     /// Run the conformance suite (by default against the embedded emulator).
     Conformance(conformance::Args),
+    /// Measure the README's performance table (release build; prints Markdown).
+    Bench(bench::Args),
+    /// Soak the client and emulator: many clients, random faults, invariants checked at the end.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schemas(args) => schemas::run(&args),
         Command::Conformance(args) => conformance::run(args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Soak(args) => soak::run(&args),
     };
     match result {
         Ok(code) => code,

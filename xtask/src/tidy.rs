@@ -10,7 +10,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace root")
+            .to_owned()
     }
 
     fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -77,12 +80,12 @@ mod tests {
                 in_deps = line == "[dependencies]";
                 continue;
             }
-            if in_deps {
-                if let Some((name, _)) = line.split_once(['.', '=', ' ']) {
-                    if !name.is_empty() && !name.starts_with('#') {
-                        deps.push(name.to_owned());
-                    }
-                }
+            if in_deps
+                && let Some((name, _)) = line.split_once(['.', '=', ' '])
+                && !name.is_empty()
+                && !name.starts_with('#')
+            {
+                deps.push(name.to_owned());
             }
         }
         deps
@@ -92,15 +95,27 @@ mod tests {
     fn dependencies_point_one_way() {
         let types = normal_deps("crates/types");
         for io in ["reqwest", "tokio", "hyper", "axum", "cfstream-http", "cfstream-emulator"] {
-            assert!(!types.iter().any(|d| d == io), "cfstream-types must not depend on {io}: {types:?}");
+            assert!(
+                !types.iter().any(|d| d == io),
+                "cfstream-types must not depend on {io}: {types:?}"
+            );
         }
         for krate in ["crates/emulator", "crates/conformance"] {
             let deps = normal_deps(krate);
-            assert!(deps.iter().any(|d| d == "cfstream-types"), "{krate} should use cfstream-types: {deps:?}");
-            assert!(!deps.iter().any(|d| d == "cfstream-http"), "{krate} must not depend on the client");
+            assert!(
+                deps.iter().any(|d| d == "cfstream-types"),
+                "{krate} should use cfstream-types: {deps:?}"
+            );
+            assert!(
+                !deps.iter().any(|d| d == "cfstream-http"),
+                "{krate} must not depend on the client"
+            );
         }
         let emulator = normal_deps("crates/emulator");
-        assert!(!emulator.iter().any(|d| d == "cfstream-conformance"), "the emulator must not depend on the referee");
+        assert!(
+            !emulator.iter().any(|d| d == "cfstream-conformance"),
+            "the emulator must not depend on the referee"
+        );
         let http = normal_deps("crates/http");
         for other in ["cfstream-emulator", "cfstream-conformance"] {
             assert!(!http.iter().any(|d| d == other), "cfstream-http must not depend on {other}");

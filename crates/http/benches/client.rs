@@ -26,6 +26,8 @@ struct Setup {
     rt: tokio::runtime::Runtime,
     client: Client,
     raw: HyperClient<HttpConnector, server::Full>,
+    reqwest: reqwest::Client,
+    url: String,
     uri: hyper::Uri,
     account: AccountId,
     video: VideoId,
@@ -45,16 +47,22 @@ fn setup() -> Setup {
         .unwrap();
     let account: AccountId = "023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap();
     let video: VideoId = "ea95132c15732412d22c1476fa83f27a".parse().unwrap();
-    let uri: hyper::Uri =
-        cfstream_types::Endpoint::list(&account, &video).url(&base).parse().unwrap();
+    let url = cfstream_types::Endpoint::list(&account, &video).url(&base);
+    let uri: hyper::Uri = url.parse().unwrap();
     let raw = HyperClient::builder(TokioExecutor::new()).build_http();
-    Setup { rt, client, raw, uri, account, video }
+    Setup { rt, client, raw, reqwest: reqwest::Client::new(), url, uri, account, video }
 }
 
 impl Setup {
     async fn client_call(&self) {
         let d = self.client.downloads(&self.account).list(&self.video).await.unwrap();
         assert!(d.default.is_some());
+    }
+
+    /// A bare reqwest GET: shows how much of the gap is the HTTP stack the client sits on.
+    async fn reqwest_call(&self) {
+        let resp = self.reqwest.get(&self.url).bearer_auth("bench-token").send().await.unwrap();
+        assert_eq!(resp.bytes().await.unwrap().len(), BODY.len());
     }
 
     async fn raw_call(&self) {
@@ -81,27 +89,36 @@ fn ratio() {
     let s = setup();
     let n: u32 =
         std::env::var("CFSTREAM_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
-    let rate = |client: bool| {
+    let rate = |which: u8| {
         s.rt.block_on(async {
+            let one = || async {
+                match which {
+                    0 => s.raw_call().await,
+                    1 => s.reqwest_call().await,
+                    _ => s.client_call().await,
+                }
+            };
             // Warm the connection pools first.
             for _ in 0..50 {
-                if client { s.client_call().await } else { s.raw_call().await }
+                one().await;
             }
             let t0 = Instant::now();
             for _ in 0..n {
-                if client { s.client_call().await } else { s.raw_call().await }
+                one().await;
             }
             f64::from(n) / t0.elapsed().as_secs_f64()
         })
     };
     // Interleave to spread out noise from the shared machine.
-    let (mut c, mut r) = (0.0, 0.0);
+    let (mut r, mut q, mut c) = (0.0, 0.0, 0.0);
     for _ in 0..3 {
-        r += rate(false);
-        c += rate(true);
+        r += rate(0);
+        q += rate(1);
+        c += rate(2);
     }
-    let (c, r) = (c / 3.0, r / 3.0);
+    let (r, q, c) = (r / 3.0, q / 3.0, c / 3.0);
     println!("cfstream client: {c:.0} calls/s");
+    println!("bare reqwest:    {q:.0} calls/s ({:.1} % of the raw loop)", 100.0 * q / r);
     println!("raw hyper loop:  {r:.0} calls/s");
     println!("ratio: {:.1} % of the raw loop (target >= 70 %)", 100.0 * c / r);
 }

@@ -50,7 +50,10 @@ impl ErrorCode {
 
     /// Whether Cloudflare documents this code (as opposed to the emulator choosing it).
     pub fn is_documented_by_cloudflare(self) -> bool {
-        matches!(self, ErrorCode::Authentication | ErrorCode::NoRoute | ErrorCode::MissingAuthHeaders)
+        matches!(
+            self,
+            ErrorCode::Authentication | ErrorCode::NoRoute | ErrorCode::MissingAuthHeaders
+        )
     }
 }
 

@@ -74,7 +74,9 @@ impl fmt::Display for DownloadType {
 
 /// Why a string is not a download type name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid download type '{value}': must be 1 to 32 of [a-z0-9_-] (known types: default, audio)")]
+#[error(
+    "invalid download type '{value}': must be 1 to 32 of [a-z0-9_-] (known types: default, audio)"
+)]
 pub struct DownloadTypeError {
     value: String,
 }
@@ -93,7 +95,8 @@ impl FromStr for DownloadType {
     type Err = DownloadTypeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = (1..=32).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if ok {
             Ok(Self::from_wire(s))
         } else {
@@ -338,7 +341,11 @@ impl Serialize for Downloads {
 fn download_at(key: &str, value: Value) -> Result<Download, String> {
     serde_path_to_error::deserialize::<_, Download>(value).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." { format!("{key}: {}", e.inner()) } else { format!("{key}.{path}: {}", e.inner()) }
+        if path == "." {
+            format!("{key}: {}", e.inner())
+        } else {
+            format!("{key}.{path}: {}", e.inner())
+        }
     })
 }
 
@@ -406,7 +413,8 @@ mod tests {
 
     #[test]
     fn parses_the_legacy_flat_shape_as_default() {
-        let d: Downloads = serde_json::from_value(json!({"status": "inprogress", "percentComplete": 10})).unwrap();
+        let d: Downloads =
+            serde_json::from_value(json!({"status": "inprogress", "percentComplete": 10})).unwrap();
         assert_eq!(d.default.unwrap().status, DownloadStatus::InProgress);
         assert!(d.audio.is_none());
     }
@@ -427,11 +435,15 @@ mod tests {
 
     #[test]
     fn names_the_field_at_fault() {
-        let e = serde_json::from_value::<Downloads>(json!({"audio": {"status": "ready", "percentComplete": -1}}))
-            .unwrap_err();
+        let e = serde_json::from_value::<Downloads>(
+            json!({"audio": {"status": "ready", "percentComplete": -1}}),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("audio.percentComplete: "), "{e}");
-        let e = serde_json::from_value::<Downloads>(json!({"default": {"status": "ready", "percentComplete": 1, "url": "not a url"}}))
-            .unwrap_err();
+        let e = serde_json::from_value::<Downloads>(
+            json!({"default": {"status": "ready", "percentComplete": 1, "url": "not a url"}}),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("default.url: "), "{e}");
     }
 

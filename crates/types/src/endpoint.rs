@@ -76,8 +76,13 @@ pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 
 impl Operation {
     /// Every operation, in the spec's order.
-    pub const ALL: [Operation; 5] =
-        [Operation::List, Operation::Create, Operation::Delete, Operation::CreateType, Operation::DeleteType];
+    pub const ALL: [Operation; 5] = [
+        Operation::List,
+        Operation::Create,
+        Operation::Delete,
+        Operation::CreateType,
+        Operation::DeleteType,
+    ];
 
     /// The spec's `operationId`.
     pub fn operation_id(self) -> &'static str {
@@ -136,7 +141,9 @@ impl Operation {
 
     /// The operation for a method and whether the path has a type segment, if there is one.
     pub fn find(method: Method, typed: bool) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|op| op.method() == method && op.takes_download_type() == typed)
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.method() == method && op.takes_download_type() == typed)
     }
 }
 
@@ -248,7 +255,10 @@ mod tests {
     use super::*;
 
     fn ids() -> (AccountId, VideoId) {
-        ("023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap(), "ea95132c15732412d22c1476fa83f27a".parse().unwrap())
+        (
+            "023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap(),
+            "ea95132c15732412d22c1476fa83f27a".parse().unwrap(),
+        )
     }
 
     #[test]

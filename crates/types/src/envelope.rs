@@ -42,7 +42,13 @@ fn none<T>() -> Option<T> {
 impl<T> Envelope<T> {
     /// A success envelope around `result`, with no errors or messages.
     pub fn success(result: T) -> Self {
-        Self { success: true, errors: vec![], messages: vec![], result: Some(result), extra: Map::new() }
+        Self {
+            success: true,
+            errors: vec![],
+            messages: vec![],
+            result: Some(result),
+            extra: Map::new(),
+        }
     }
 
     /// A failure envelope (`success: false`, `result: null`) carrying `errors`.
@@ -199,10 +205,8 @@ impl DecodeError {
 /// Decodes `bytes` as `T`, naming the JSON path of any field at fault.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de).map_err(|e| DecodeError {
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let value: T = serde_path_to_error::deserialize(de)
+        .map_err(|e| DecodeError { path: e.path().to_string(), message: e.inner().to_string() })?;
     Ok(value)
 }
 
@@ -224,12 +228,16 @@ mod tests {
         let f = env.into_result().unwrap_err();
         assert!(f.has_code(ErrorCode::Authentication));
         assert!(f.has_code(ErrorCode::NoRoute));
-        assert_eq!(f.to_string(), "10000: Authentication error; 7003: No route for the URI (at /x)");
+        assert_eq!(
+            f.to_string(),
+            "10000: Authentication error; 7003: No route for the URI (at /x)"
+        );
     }
 
     #[test]
     fn success_without_result_is_default() {
-        let env: DeletedEnvelope = serde_json::from_value(json!({"success": true, "errors": [], "messages": []})).unwrap();
+        let env: DeletedEnvelope =
+            serde_json::from_value(json!({"success": true, "errors": [], "messages": []})).unwrap();
         assert_eq!(env.into_result().unwrap(), Value::Null);
     }
 
@@ -253,7 +261,10 @@ mod tests {
         assert!(e.path().starts_with("result"), "{e}");
         let e = decode::<DownloadsEnvelope>(br#"{"success":tru"#).unwrap_err();
         assert!(e.to_string().starts_with("invalid JSON at"), "{e}");
-        let ok = decode::<DownloadsEnvelope>(br#"{"success":true,"result":{"status":"inprogress","percentComplete":3}}"#).unwrap();
+        let ok = decode::<DownloadsEnvelope>(
+            br#"{"success":true,"result":{"status":"inprogress","percentComplete":3}}"#,
+        )
+        .unwrap();
         assert_eq!(ok.into_result().unwrap().default.unwrap().status, DownloadStatus::InProgress);
     }
 }

@@ -188,7 +188,10 @@ mod tests {
     fn rejects_with_the_rule_and_the_value() {
         let e = VideoId::new("../etc").unwrap_err();
         assert_eq!(e.rule(), IdRule::NotHex { found: '.', at: 0 });
-        assert_eq!(e.to_string(), "invalid video id '../etc': must be hex digits [0-9a-fA-F], found '.' at position 0");
+        assert_eq!(
+            e.to_string(),
+            "invalid video id '../etc': must be hex digits [0-9a-fA-F], found '.' at position 0"
+        );
         let e = AccountId::new("a".repeat(33)).unwrap_err();
         assert_eq!(e.rule(), IdRule::TooLong { len: 33 });
         assert!(e.to_string().starts_with("invalid account id 'aaaa"));
