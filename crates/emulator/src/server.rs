@@ -53,6 +53,11 @@ impl ConnControl {
         self.reset.store(true, Ordering::SeqCst);
         self.notify.notify_one();
     }
+
+    /// Asks the connection task to drop the connection (its answer is already sent).
+    fn close(&self) {
+        self.notify.notify_one();
+    }
 }
 
 /// The whole application: admin routes, then everything else through the API dispatcher,
@@ -95,6 +100,10 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     } else {
         next.run(req).instrument(span.clone()).await
     };
+    if uri_len > MAX_URI || header_len > MAX_HEADERS {
+        // Whoever sends that much is better off on a fresh connection.
+        res.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     res.headers_mut().insert(http::header::SERVER, HeaderValue::from_static(SERVER));
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -161,8 +170,11 @@ async fn connection(
                 return;
             }
             () = control.notify.notified() => {
-                // Dropping the connection drops the socket; GuardedIo sets SO_LINGER 0 first.
-                tracing::info!("injected fault: connection reset");
+                // Dropping the connection drops the socket; GuardedIo sets SO_LINGER 0 first
+                // for a reset.
+                if control.reset.load(Ordering::SeqCst) {
+                    tracing::info!("injected fault: connection reset");
+                }
                 return;
             }
             changed = shutdown.changed(), if !shutting_down => {
@@ -290,7 +302,14 @@ impl AsyncWrite for GuardedIo {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.drain(cx))?;
-        Pin::new(&mut self.stream).poll_flush(cx)
+        ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+        if self.rewritten {
+            // The rewritten answer says `connection: close`, but after some parse errors hyper
+            // leaves the connection open (and idle forever): end it here.
+            ready!(Pin::new(&mut self.stream).poll_shutdown(cx))?;
+            self.control.close();
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -406,14 +406,7 @@ async fn fetch_once(
         }
         s => {
             let ct = content_type(&headers);
-            let mut snippet = Vec::new();
-            let mut resp = resp;
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                snippet.extend_from_slice(&chunk);
-                if snippet.len() >= BODY_SNIPPET {
-                    break;
-                }
-            }
+            let snippet = body_snippet(resp).await;
             let e = Error::new(
                 ErrorKind::InvalidResponse,
                 format!(
@@ -427,6 +420,20 @@ async fn fetch_once(
             return Err((e, offset));
         }
     };
+    // A JSON or HTML document is an error page (a proxy's, or an API answer on the wrong
+    // route), never the media file: saving it would pass garbage off as the video.
+    if let Some(ct) = content_type(&headers).filter(|ct| is_document(ct)) {
+        let snippet = body_snippet(resp).await;
+        let e = Error::new(
+            ErrorKind::InvalidResponse,
+            format!(
+                "fetching from '{host}': http {} answered a {ct} document, not a media file",
+                status.as_u16()
+            ),
+        )
+        .with_response(status.as_u16(), Some(ct), &snippet);
+        return Err((e, offset));
+    }
     let resumed = start;
     let mut file = match open_part(part, start).await {
         Ok(f) => f,
@@ -490,6 +497,24 @@ async fn fetch_once(
         .await
         .map_err(|e| (Error::io(format!("cannot sync '{}'", part.display()), e), resumed))?;
     Ok((written, resumed))
+}
+
+/// Whether a content type names a document (JSON, HTML, text) rather than media.
+fn is_document(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json") || essence.starts_with("text/")
+}
+
+/// The first [`BODY_SNIPPET`] bytes of a body, for an error.
+async fn body_snippet(mut resp: reqwest::Response) -> Vec<u8> {
+    let mut snippet = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        snippet.extend_from_slice(&chunk);
+        if snippet.len() >= BODY_SNIPPET {
+            break;
+        }
+    }
+    snippet
 }
 
 async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, Error> {
@@ -566,6 +591,22 @@ mod tests {
         );
         let path = final_path(&dir, &odd, None).unwrap();
         assert_eq!(path.parent(), Some(dir.as_path()), "{}", path.display());
+    }
+
+    #[test]
+    fn documents_are_not_media() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "text/html",
+            "text/plain",
+            "application/problem+json",
+        ] {
+            assert!(is_document(ct), "{ct}");
+        }
+        for ct in ["video/mp4", "audio/mp4", "application/octet-stream", ""] {
+            assert!(!is_document(ct), "{ct}");
+        }
     }
 
     #[test]

@@ -84,7 +84,11 @@ fn through_cli(
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(5).collect();
-        bail!("the CLI failed ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / "));
+        bail!(
+            "the CLI failed ({}): {}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        );
     }
     Ok(elapsed)
 }
@@ -131,7 +135,8 @@ pub(crate) fn run(videos: usize, jobs: u16, library: bool) -> anyhow::Result<Row
     let admin = emulator.admin();
     let ids: Vec<VideoId> = (0..videos).map(|_| admin.add_video(&account, true)).collect();
     let base = emulator.base_url().to_string();
-    let expected = Duration::from_secs_f64(videos as f64 / (f64::from(LIMIT) / WINDOW.as_secs_f64()));
+    let expected =
+        Duration::from_secs_f64(videos as f64 / (f64::from(LIMIT) / WINDOW.as_secs_f64()));
     let (driver, elapsed) = if library {
         ("client library (--library)".to_owned(), through_library(&rt, &base, &account, &ids, jobs))
     } else {
@@ -142,7 +147,10 @@ pub(crate) fn run(videos: usize, jobs: u16, library: bool) -> anyhow::Result<Row
                     thousands(videos as u64),
                     expected
                 ));
-                ("CLI `downloads create --from FILE`".to_owned(), through_cli(&bin, &base, &account, &ids, jobs))
+                (
+                    "CLI `downloads create --from FILE`".to_owned(),
+                    through_cli(&bin, &base, &account, &ids, jobs),
+                )
             }
             Err(e) => {
                 note(format_args!("bulk: {e:#}; falling back to the client library"));

@@ -31,7 +31,14 @@ struct Run {
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Runs `cmd`, polling its peak RSS, and checks that it wrote `size` bytes into `dir`.
@@ -100,7 +107,8 @@ pub(crate) fn run(mib: u64, runs: u32) -> anyhow::Result<Row> {
             .file_size(size)
             .start(),
     )?;
-    let dir: PathBuf = std::env::temp_dir().join(format!("cfstream-bench-fetch-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("cfstream-bench-fetch-{}", std::process::id()));
     let result = measure_both(&rt, &emulator, &dir, size, runs.max(1));
     let _ = std::fs::remove_dir_all(&dir);
     rt.block_on(emulator.shutdown());
@@ -108,7 +116,8 @@ pub(crate) fn run(mib: u64, runs: u32) -> anyhow::Result<Row> {
     let mibps = |r: Run| size as f64 / MIB as f64 / r.secs;
     let rss_mib = |r: Run| r.peak_kib as f64 / 1024.0;
     let rss_ok = rss_mib(ours) < 32.0;
-    let bench = format!("fetch: one {mib} MiB file from the emulator, best of {runs} runs per side");
+    let bench =
+        format!("fetch: one {mib} MiB file from the emulator, best of {runs} runs per side");
     Ok(match curl {
         Some(curl) => {
             let ratio = mibps(ours) / mibps(curl);
@@ -184,7 +193,10 @@ fn measure_both(
                 .arg(dir.join("curl.mp4"))
                 .arg(url.as_str());
             let r = measure(cmd, dir, size)?;
-            note(format_args!("fetch: round {round}: curl {:.2}s, {} KiB peak", r.secs, r.peak_kib));
+            note(format_args!(
+                "fetch: round {round}: curl {:.2}s, {} KiB peak",
+                r.secs, r.peak_kib
+            ));
             theirs = Some(best(theirs, r));
         }
         let mut cmd = Command::new(&exe);
@@ -205,7 +217,8 @@ pub(crate) fn child(url: &str, dir: &str) -> anyhow::Result<ExitCode> {
     // As the CLI runs: a multi-thread runtime, one worker per core.
     let rt = runtime(0)?;
     // The file host never sees API credentials; these are only there to build a client.
-    let client = Client::builder().credentials(Credentials::token("not-sent-to-file-hosts")).build()?;
+    let client =
+        Client::builder().credentials(Credentials::token("not-sent-to-file-hosts")).build()?;
     let account: AccountId = DEMO_ACCOUNT.parse()?;
     let download = Download::new(DownloadStatus::Ready, PercentComplete::new(100.0)?).with_url(url);
     let outcome = rt.block_on(client.downloads(&account).fetch(

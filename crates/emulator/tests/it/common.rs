@@ -175,14 +175,30 @@ pub(crate) fn validate(name: &str, body: &Value) {
     assert!(errors.is_empty(), "{body} does not match {name}: {errors:?}");
 }
 
-/// Sends raw bytes on a fresh connection and reads until the server closes it (or sends a
-/// complete answer with `connection: close`). Returns (status, head, body).
+/// Sends raw bytes on a fresh connection and reads one answer (to its `content-length`, or
+/// until the server closes). Returns (status, head, body).
 pub(crate) async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // The server may answer before reading everything: ignore write errors.
     let _ = stream.write_all(request).await;
     let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out).await;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if len.is_some_and(|len| out.len() >= end + 4 + len) {
+                break;
+            }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
     let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
         panic!("no answer head in {:?}", String::from_utf8_lossy(&out[..out.len().min(300)]))
     });

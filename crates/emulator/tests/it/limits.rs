@@ -44,8 +44,9 @@ async fn huge_headers_are_431() {
         "GET /client/v4 HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
         "v".repeat(5 * 1024 * 1024)
     );
-    let (status, _, body) = raw(emu.addr(), huge.as_bytes()).await;
+    let (status, head, body) = raw(emu.addr(), huge.as_bytes()).await;
     assert_eq!(status, 431);
+    assert!(head.contains("connection: close"), "{head}");
     envelope(&body);
     let many: String = (0..200).map(|i| format!("x-h{i}: v\r\n")).collect();
     let (status, _, body) =

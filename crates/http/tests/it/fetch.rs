@@ -258,3 +258,31 @@ async fn a_download_not_ready_or_a_404_is_an_error() {
     assert_eq!(e.attempts(), 1);
     assert!(!Path::new(&dir.path().join(format!("{}-default.mp4", video()))).exists());
 }
+
+#[tokio::test]
+async fn a_json_or_html_answer_is_never_saved_as_the_file() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    for (ct, body) in [
+        ("application/json", r#"{"success":true,"errors":[],"messages":[],"result":{}}"#),
+        ("text/html; charset=utf-8", "<html><body>502 Bad Gateway</body></html>"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(200).insert_header("content-type", ct).set_body_string(body),
+            )
+            .mount(&server)
+            .await;
+        let url: url::Url =
+            format!("{}/{}/downloads/default.mp4", server.uri(), video()).parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = client(Credentials::token(TOKEN))
+            .downloads(&account())
+            .fetch(&ready(url), dir.path(), FetchOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{ct}");
+        assert!(e.to_string().contains("not a media file"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written for {ct}");
+    }
+}
