@@ -101,7 +101,7 @@ pub(crate) struct Failure {
     pub(crate) causes: Vec<String>,
     pub(crate) hint: Option<String>,
     pub(crate) status: Option<u16>,
-    pub(crate) codes: Vec<u32>,
+    pub(crate) codes: Vec<u64>,
 }
 
 impl Failure {

@@ -204,7 +204,7 @@ pub(crate) fn classify(method: &http::Method, path: &str) -> Option<Operation> {
     Operation::find(method, typed)
 }
 
-fn envelope(status: StatusCode, code: u32, message: &str) -> Response {
+fn envelope(status: StatusCode, code: u64, message: &str) -> Response {
     let body = serde_json::json!({
         "success": false,
         "errors": [{"code": code, "message": message}],

@@ -136,6 +136,11 @@ async fn api(shared: &Arc<Shared>, req: Request) -> Response {
         download_type: download_type.as_deref(),
     };
 
+    // Credentials come before faults: an injected fault may turn an answer into garbage, but
+    // it must never let a request without valid credentials get a 2XX.
+    if let Err(denied) = auth::check(req.headers(), &shared.credentials) {
+        return denied.response();
+    }
     let fault = next_fault(shared, FaultRoute::Api(op));
     if let Some(res) = pre_fault(&fault, req.extensions().get::<Arc<ConnControl>>().cloned()).await
     {
@@ -238,9 +243,6 @@ async fn operate(
     params: &Params<'_>,
     req: Request,
 ) -> Response {
-    if let Err(denied) = auth::check(req.headers(), &shared.credentials) {
-        return denied.response();
-    }
     let account = AccountId::new(params.account_id);
     let video = VideoId::new(params.identifier);
     if let Err(e) = &account

@@ -59,8 +59,9 @@
 //! - Checks, in order: path and headers bounded (414, 431; 413 for a body over 64 KiB, and
 //!   hyper's own answers to unparsable requests are rewritten into the envelope); unknown
 //!   route: 404, code 7003 "No route for the URI"; wrong method: 405 with `Allow`, code 10405;
-//!   the rate limit (429); injected faults; credentials: none 401 code 9106, wrong 403 code
-//!   10000 (a 2XX never comes without valid credentials); `account_id` or `identifier` over 32
+//!   the rate limit (429); credentials: none 401 code 9106, wrong 403 code 10000 (checked
+//!   before faults, so a 2XX never comes without valid credentials); injected faults;
+//!   `account_id` or `identifier` over 32
 //!   characters: 400 code 10400 naming the parameter in the message and `source.pointer`;
 //!   a `download_type` other than `default` or `audio`: 400 naming it; a POST body that is
 //!   neither empty nor JSON: 400.

@@ -81,7 +81,7 @@ pub(crate) fn method_not_allowed(method: &http::Method, allowed: &[&str]) -> Res
 /// The code of an injected status fault: `10000 + status`, the emulator's pattern (10404,
 /// 10429...); 5XX codes are emulator-only.
 pub(crate) fn status_code_for(status: StatusCode) -> ErrorCode {
-    ErrorCode::from(10000 + u32::from(status.as_u16()))
+    ErrorCode::from(10000 + u64::from(status.as_u16()))
 }
 
 /// 429 with `retry-after` (seconds).

@@ -3,6 +3,10 @@
 //! Two provenances, kept apart on purpose: codes **seen in Cloudflare's documentation or
 //! spec** (a client may rely on them against the real API), and codes **the emulator
 //! chose** where Cloudflare documents none (rely on them only against `cfstream-emulator`).
+//! The emulator's codes are `10000 +` the HTTP status they come with (10404, 10409, 10429...;
+//! also 10416 for an unsatisfiable range and 10500/10502/10503 for injected server errors).
+//!
+//! Codes are `u64`: the spec bounds them below (at least 1000) but not above.
 
 use std::fmt;
 
@@ -29,12 +33,12 @@ pub enum ErrorCode {
     /// limiting by the HTTP status, not the code.
     RateLimited,
     /// Any other code.
-    Other(u32),
+    Other(u64),
 }
 
 impl ErrorCode {
     /// The numeric code.
-    pub fn code(self) -> u32 {
+    pub fn code(self) -> u64 {
         match self {
             ErrorCode::Authentication => 10000,
             ErrorCode::NoRoute => 7003,
@@ -57,8 +61,8 @@ impl ErrorCode {
     }
 }
 
-impl From<u32> for ErrorCode {
-    fn from(c: u32) -> Self {
+impl From<u64> for ErrorCode {
+    fn from(c: u64) -> Self {
         match c {
             10000 => ErrorCode::Authentication,
             7003 => ErrorCode::NoRoute,
@@ -73,8 +77,8 @@ impl From<u32> for ErrorCode {
     }
 }
 
-impl From<ErrorCode> for u32 {
-    fn from(c: ErrorCode) -> u32 {
+impl From<ErrorCode> for u64 {
+    fn from(c: ErrorCode) -> u64 {
         c.code()
     }
 }

@@ -352,8 +352,9 @@ fn download_at(key: &str, value: Value) -> Result<Download, String> {
 impl<'de> Deserialize<'de> for Downloads {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let map = Map::<String, Value>::deserialize(d)?;
-        // The founding document's shape: the whole result is one (default) download.
-        if map.contains_key("status") {
+        // The founding document's shape: the whole result is one (default) download. Its
+        // `status` is a string; a download *type* named `status` would hold an object.
+        if map.get("status").is_some_and(Value::is_string) {
             let download = download_at("(legacy flat result)", Value::Object(map))
                 .map_err(D::Error::custom)?;
             return Ok(Downloads { default: Some(download), ..Downloads::default() });
@@ -417,6 +418,15 @@ mod tests {
             serde_json::from_value(json!({"status": "inprogress", "percentComplete": 10})).unwrap();
         assert_eq!(d.default.unwrap().status, DownloadStatus::InProgress);
         assert!(d.audio.is_none());
+    }
+
+    #[test]
+    fn a_type_named_status_is_not_the_legacy_shape() {
+        let v = json!({"status": {"status": "ready", "percentComplete": 100}});
+        let d: Downloads = serde_json::from_value(v.clone()).unwrap();
+        assert!(d.default.is_none());
+        assert!(d.get(&DownloadType::Other("status".into())).unwrap().is_ready());
+        assert_eq!(serde_json::to_value(&d).unwrap(), v);
     }
 
     #[test]

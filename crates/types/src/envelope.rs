@@ -83,7 +83,7 @@ pub type DeletedEnvelope = Envelope<Value>;
 #[non_exhaustive]
 pub struct ApiMessage {
     /// The numeric code (the spec says at least 1000).
-    pub code: u32,
+    pub code: u64,
     /// What happened, in words.
     pub message: String,
     /// Where to read more.
@@ -99,7 +99,7 @@ pub struct ApiMessage {
 
 impl ApiMessage {
     /// A message with a code and text only.
-    pub fn new(code: impl Into<u32>, message: impl Into<String>) -> Self {
+    pub fn new(code: impl Into<u64>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             message: message.into(),

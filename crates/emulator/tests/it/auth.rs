@@ -71,3 +71,28 @@ async fn configured_credentials_replace_the_demo_token() {
     let file = format!("http://{}/{}/downloads/default.mp4", emu.addr(), ready_video(&emu));
     assert_eq!(c.get(file).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn faults_never_let_a_request_without_credentials_through() {
+    use cfstream_emulator::{Fault, FaultRoute, FaultRule, Faults};
+    let emu = start().await;
+    let c = client();
+    let video = ready_video(&emu);
+    // Every API request would get a 200 with a garbled body if the fault came first.
+    let garbling = [Fault::MalformedJson, Fault::WrongContentType, Fault::TruncatedBody];
+    for fault in garbling {
+        emu.admin().set_faults(Faults::none().rule(FaultRule::probability(
+            FaultRoute::Any,
+            1.0,
+            fault,
+        )));
+        for (method, suffix) in OPS {
+            let url = downloads_url(&emu, &video, suffix);
+            let m: reqwest::Method = method.parse().unwrap();
+            let got = send(c.request(m.clone(), &url)).await;
+            assert_failure(&got, 401, ErrorCode::MissingAuthHeaders.code());
+            let got = send(c.request(m, &url).bearer_auth("wrong-token")).await;
+            assert_failure(&got, 403, ErrorCode::Authentication.code());
+        }
+    }
+}

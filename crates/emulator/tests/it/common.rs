@@ -60,7 +60,7 @@ pub(crate) async fn authed(
 pub(crate) fn assert_failure(
     got: &(u16, reqwest::header::HeaderMap, Value),
     status: u16,
-    code: u32,
+    code: u64,
 ) -> String {
     let (s, headers, body) = got;
     assert_eq!(*s, status, "{body}");

@@ -64,8 +64,8 @@ fn download(status: impl Strategy<Value = DownloadStatus>) -> impl Strategy<Valu
 }
 
 /// Downloads of types the spec does not know yet: any status (the schema does not constrain
-/// them). Names avoid `default`/`audio`, the `x_` prefix of [`downloads`]'s extra keys, and
-/// `status` (a result with a `status` key is read as the legacy flat shape).
+/// them). Names avoid `default`/`audio` and the `x_` prefix of [`downloads`]'s extra keys, and
+/// include `status`: a type of that name must not be misread as the legacy flat shape.
 fn other_downloads() -> impl Strategy<Value = std::collections::BTreeMap<String, Download>> {
     let status = prop_oneof![
         known_status(),
@@ -76,10 +76,13 @@ fn other_downloads() -> impl Strategy<Value = std::collections::BTreeMap<String,
             ))
             .prop_map(DownloadStatus::Other),
     ];
-    prop::collection::btree_map("[a-wyz][a-z0-9_]{0,8}", download(status), 0..2).prop_map(|m| {
-        m.into_iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "default" | "audio" | "status"))
-            .collect()
+    prop::collection::btree_map(
+        prop_oneof![Just("status".to_owned()), "[a-wyz][a-z0-9_]{0,8}"],
+        download(status),
+        0..2,
+    )
+    .prop_map(|m| {
+        m.into_iter().filter(|(k, _)| !matches!(k.as_str(), "default" | "audio")).collect()
     })
 }
 
