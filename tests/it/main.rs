@@ -13,4 +13,5 @@ mod help;
 mod kill;
 mod security;
 mod serve;
+mod stack;
 mod terminal;

@@ -230,10 +230,10 @@ impl Client {
                 let raw = self.attempt(endpoint, timeout).await?;
                 tracing::Span::current().record("status", raw.status);
                 stats.last_status.store(u32::from(raw.status), Ordering::Relaxed);
-                let retry_after = server_delay(&raw.headers, SystemTime::now());
                 parse(&raw).map_err(|e| {
                     let throttled = matches!(e.status(), Some(429 | 503));
-                    e.with_retry_after(if throttled { retry_after } else { None })
+                    let hint = || server_delay(&raw.headers, SystemTime::now(), raw.status == 429);
+                    e.with_retry_after(if throttled { hint() } else { None })
                 })
             }
             .instrument(attempt_span)

@@ -416,7 +416,11 @@ async fn fetch_once(
                 ),
             )
             .with_response(s.as_u16(), ct, &snippet)
-            .with_retry_after(crate::policy::server_delay(&headers, std::time::SystemTime::now()));
+            .with_retry_after(crate::policy::server_delay(
+                &headers,
+                std::time::SystemTime::now(),
+                s.as_u16() == 429,
+            ));
             return Err((e, offset));
         }
     };

@@ -172,9 +172,15 @@ impl TokenBucket {
     }
 }
 
-/// How long the server asked the client to wait: `Retry-After` (seconds or an HTTP date), else
-/// `x-ratelimit-reset` (seconds from now, or a Unix time when it is that large).
-pub(crate) fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// How long the server asked the client to wait: `Retry-After` (seconds or an HTTP date), else,
+/// on a 429 only (`rate_limited`), `x-ratelimit-reset` (seconds from now, or a Unix time when it
+/// is that large). Cloudflare sends `x-ratelimit-reset` on every answer, where it only says when
+/// the window resets: on a 503 it is no reason to wait minutes.
+pub(crate) fn server_delay(
+    headers: &HeaderMap,
+    now: SystemTime,
+    rate_limited: bool,
+) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(v) = text("retry-after") {
         if let Ok(secs) = v.parse::<u64>() {
@@ -184,7 +190,7 @@ pub(crate) fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Durat
             return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
         }
     }
-    if let Some(v) = text("x-ratelimit-reset")
+    if let Some(v) = text("x-ratelimit-reset").filter(|_| rate_limited)
         && let Ok(n) = v.parse::<u64>()
     {
         // A value this large is a Unix time, not a number of seconds to wait.
@@ -380,22 +386,27 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(server_delay(&h, now), Some(Duration::from_secs(7)));
+        assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(7)));
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         h.insert("retry-after", HeaderValue::from_str(&date).unwrap());
-        assert_eq!(server_delay(&h, now), Some(Duration::from_secs(30)));
+        assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(30)));
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset", HeaderValue::from_static("12"));
-        assert_eq!(server_delay(&h, now), Some(Duration::from_secs(12)));
+        assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(12)));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("1700000045"));
-        assert_eq!(server_delay(&h, now), Some(Duration::from_secs(45)));
+        assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(45)));
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(
-            server_delay(&h, now),
+            server_delay(&h, now, true),
             Some(Duration::from_secs(45)),
             "a bad retry-after falls back"
         );
-        assert_eq!(server_delay(&HeaderMap::new(), now), None);
+        assert_eq!(server_delay(&HeaderMap::new(), now, true), None);
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("300"));
+        assert_eq!(server_delay(&h, now, false), None, "the window's reset is no hint on a 503");
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(server_delay(&h, now, false), Some(Duration::from_secs(2)));
     }
 
     #[test]
