@@ -65,6 +65,11 @@
 //! None. TLS is rustls (through reqwest).
 #![deny(missing_docs)]
 
+/// The README's Rust examples, compiled (and where possible run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod client;
 mod downloads;
 mod error;
