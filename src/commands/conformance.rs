@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use cfstream_conformance::{ProxyOptions, RunOptions, RunningProxy, Target, catalogue};
 use std::time::Duration;
 
-use cfstream_emulator::{Emulator, Progress, RateLimit};
+use cfstream_emulator::Emulator;
 use cfstream_types::{AccountId, DEFAULT_BASE_URL, Url, VideoId};
 
 use crate::cli::{ConformanceArgs, ConformanceCommand, ConformanceRunArgs, Global, ProxyArgs};
@@ -111,9 +111,7 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
         }
         None => {
             let emu = Emulator::builder()
-                .progress(Progress::Over(Duration::from_millis(300)))
-                .rate_limit(RateLimit::disabled())
-                .file_size(256 * 1024)
+                .conformance_preset()
                 .start()
                 .await
                 .map_err(anyhow::Error::new)

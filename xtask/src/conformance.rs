@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use cfstream_conformance::{Report, RunOptions, Target, catalogue};
-use cfstream_emulator::{Emulator, Progress, RateLimit};
+use cfstream_emulator::Emulator;
 use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
 
 /// Arguments of `cargo xtask conformance`.
@@ -149,11 +149,9 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
             .await
             .context("conformance run failed");
     }
-    // No target given: the embedded emulator, quick progress, no rate limit, small files.
+    // No target given: the embedded emulator, set up for a quick and complete run.
     let emulator = Emulator::builder()
-        .progress(Progress::Over(Duration::from_millis(300)))
-        .rate_limit(RateLimit::disabled())
-        .file_size(256 * 1024)
+        .conformance_preset()
         .start()
         .await
         .context("cannot start the embedded emulator")?;

@@ -25,6 +25,17 @@ const PLACEHOLDER_VIDEO: &str = "ea95132c15732412d22c1476fa83f27a";
 const UNKNOWN_VIDEO: &str = "0000000000000000000000000000f00d";
 /// A download type the spec does not list.
 const UNKNOWN_TYPE: &str = "hdr";
+/// How many 429s in a row one request waits out before its answer is taken as it is.
+const MAX_429_WAITS: u32 = 3;
+/// The wait after a 429 without a usable `retry-after`.
+const DEFAULT_429_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait a `retry-after` can ask of a run.
+const MAX_429_WAIT: Duration = Duration::from_secs(60);
+
+/// `retry-after` in seconds, if the header holds a whole number.
+fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()
+}
 
 /// What to check: a server claiming to be the Stream downloads API.
 #[derive(Debug, Clone)]
@@ -412,11 +423,25 @@ impl Ctx<'_> {
         op: Option<Operation>,
         auth: Auth,
     ) -> Result<Resp, reqwest::Error> {
-        let r = self.http.send(method, path, op, auth).await?;
-        if r.op.is_some() {
-            self.exchanges.push((r.op, r.status, r.headers.clone(), r.body.clone()));
+        let mut waits = 0;
+        loop {
+            let r = self.http.send(method.clone(), path, op, auth).await?;
+            if r.op.is_some() {
+                self.exchanges.push((r.op, r.status, r.headers.clone(), r.body.clone()));
+            }
+            // A rate-limited answer is judged like any other (`retry_after_on_429`), then waited
+            // out, so that a live account's limit does not fail the scenarios.
+            if r.status == 429 && waits < MAX_429_WAITS {
+                waits += 1;
+                let delay = retry_after_secs(&r.headers)
+                    .map_or(DEFAULT_429_WAIT, Duration::from_secs)
+                    .min(MAX_429_WAIT);
+                tracing::info!(what = %r.what, delay_ms = delay.as_millis() as u64, "rate limited: waiting");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Ok(r);
         }
-        Ok(r)
     }
 
     /// The first request: proves the target answers at all (else the run is an error), and
