@@ -66,7 +66,12 @@ fn exchange(addr: SocketAddr, request: &[u8], half_close: bool) -> Vec<u8> {
     let mut answer = Vec::new();
     match stream.read_to_end(&mut answer) {
         Ok(_) => {}
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
             panic!("the emulator did not finish answering within {ANSWER_WITHIN:?}")
         }
         // Reset by the emulator after an early answer: what was read so far stands.

@@ -44,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(dt) = &download_type {
         assert!(
             (1..=32).contains(&t.len())
-                && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'),
+                && t.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'_'
+                    || b == b'-'),
             "download type {t:?}"
         );
         assert_eq!(dt.as_str(), t);
@@ -64,12 +67,22 @@ fuzz_target!(|data: &[u8]| {
         check_path(&Endpoint::create(account, video));
         check_path(&Endpoint::delete(account, video));
         for dt in [DownloadType::Default, DownloadType::Audio] {
-            check_path(&Endpoint::create_type(account, video, dt.clone()));
-            check_path(&Endpoint::delete_type(account, video, dt));
+            check_path(&Endpoint::create_type(account, video, dt.clone()).expect("known type"));
+            check_path(&Endpoint::delete_type(account, video, dt).expect("known type"));
         }
-        if let Ok(dt) = download_type {
-            check_path(&Endpoint::create_type(account, video, dt.clone()));
-            check_path(&Endpoint::delete_type(account, video, dt));
+        // Whatever the type (parsed, or built by hand as a server's name would be), a typed
+        // endpoint is either refused or safe.
+        let raw = DownloadType::Other(t.to_owned());
+        for dt in download_type.into_iter().chain([raw]) {
+            let safe = dt.check_path_safe().is_ok();
+            match Endpoint::create_type(account, video, dt.clone()) {
+                Ok(e) => check_path(&e),
+                Err(_) => assert!(!safe, "a path-safe type was refused: {dt:?}"),
+            }
+            match Endpoint::delete_type(account, video, dt) {
+                Ok(e) => check_path(&e),
+                Err(_) => assert!(!safe),
+            }
         }
     }
 });

@@ -116,8 +116,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let which = |w: Which| args.which == w || args.which == Which::All;
     let mut rows = Vec::new();
     let mut failed = false;
-    let mut record = |name: &str, result: anyhow::Result<Row>| match result {
-        Ok(row) => rows.push(row),
+    let mut record = |name: &str, result: anyhow::Result<Vec<Row>>| match result {
+        Ok(new) => rows.extend(new),
         Err(e) => {
             note(format_args!("{name} failed: {e:#}"));
             failed = true;
@@ -125,19 +125,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     if which(Which::Validate) {
-        record("validate", validate::run(args.bodies));
+        record("validate", validate::run(args.bodies).map(|r| vec![r]));
     }
     if which(Which::Client) {
         record("client", client::run(args.calls));
     }
     if which(Which::Emulator) {
-        record("emulator", emulator::run(args.connections, Duration::from_secs(args.secs)));
+        record(
+            "emulator",
+            emulator::run(args.connections, Duration::from_secs(args.secs)).map(|r| vec![r]),
+        );
     }
     if which(Which::Fetch) {
-        record("fetch", fetch::run(args.fetch_mib, args.fetch_runs));
+        record("fetch", fetch::run(args.fetch_mib, args.fetch_runs).map(|r| vec![r]));
     }
     if which(Which::Bulk) {
-        record("bulk", bulk::run(args.videos, args.jobs, args.library));
+        record("bulk", bulk::run(args.videos, args.jobs, args.library).map(|r| vec![r]));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", render(&machine, &rows))?;

@@ -730,8 +730,10 @@ impl Ctx<'_> {
                 DownloadType::Default,
             )
             .await;
-            let e = Endpoint::create_type(&account, &video, DownloadType::Audio);
-            self.create_and_list(c::CREATE_TYPE_THEN_LIST, &e, DownloadType::Audio).await;
+            // `audio` is path-safe, so the typed endpoint always builds.
+            if let Ok(e) = Endpoint::create_type(&account, &video, DownloadType::Audio) {
+                self.create_and_list(c::CREATE_TYPE_THEN_LIST, &e, DownloadType::Audio).await;
+            }
         }
         let last = if self.wants_any(&later[2..6]) {
             self.follow_progress(&account, &video).await
@@ -1070,10 +1072,12 @@ impl Ctx<'_> {
     async fn delete_and_list(&mut self, account: &AccountId, video: &VideoId) {
         let mut then_list = Rec::new(c::DELETE_THEN_LIST);
         let mut again = Rec::new(c::DELETE_REPEATABLE);
-        let steps = [
-            (Endpoint::delete_type(account, video, DownloadType::Audio), "audio"),
-            (Endpoint::delete(account, video), "default"),
-        ];
+        // `audio` is path-safe, so the typed endpoint always builds.
+        let steps: Vec<_> = Endpoint::delete_type(account, video, DownloadType::Audio)
+            .map(|e| (e, "audio"))
+            .into_iter()
+            .chain([(Endpoint::delete(account, video), "default")])
+            .collect();
         for (endpoint, key) in &steps {
             match self
                 .send(Method::DELETE, &endpoint.path(), Some(endpoint.operation()), Auth::Given)

@@ -40,7 +40,9 @@ impl<'a> DownloadsApi<'a> {
 
     /// Creates a download of type `t` (`POST .../downloads/{t}`).
     pub async fn create_type(&self, video: &VideoId, t: DownloadType) -> Result<Downloads, Error> {
-        self.downloads(&Endpoint::create_type(self.account, video, t)).await
+        let endpoint =
+            Endpoint::create_type(self.account, video, t).map_err(Error::download_type)?;
+        self.downloads(&endpoint).await
     }
 
     /// Deletes the `default` download with the legacy route (`DELETE .../downloads`).
@@ -50,7 +52,9 @@ impl<'a> DownloadsApi<'a> {
 
     /// Deletes the download of type `t` (`DELETE .../downloads/{t}`).
     pub async fn delete_type(&self, video: &VideoId, t: DownloadType) -> Result<(), Error> {
-        self.deleted(&Endpoint::delete_type(self.account, video, t)).await
+        let endpoint =
+            Endpoint::delete_type(self.account, video, t).map_err(Error::download_type)?;
+        self.deleted(&endpoint).await
     }
 
     /// Polls the list until the download of type `t` is `ready` (answered), `error`

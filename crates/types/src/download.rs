@@ -88,16 +88,32 @@ impl DownloadTypeError {
     }
 }
 
+fn is_path_safe_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+impl DownloadType {
+    /// Checks that the name can stand as a path segment: 1 to 32 of `[a-z0-9_-]`. `default` and
+    /// `audio` always pass; an [`DownloadType::Other`] built by hand or read from a server may
+    /// not (`..` would climb out of the route, whatever the encoding, since URL parsers fold
+    /// `%2E%2E` into `..` too).
+    pub fn check_path_safe(&self) -> Result<(), DownloadTypeError> {
+        if is_path_safe_name(self.as_str()) {
+            Ok(())
+        } else {
+            Err(DownloadTypeError { value: self.as_str().chars().take(64).collect() })
+        }
+    }
+}
+
 /// Parses `default`, `audio`, or any other name of 1 to 32 characters of `[a-z0-9_-]` as
 /// [`DownloadType::Other`] (a type the API may add). Anything else is rejected, so that user
-/// input never smuggles `/`, `?` or `%` into a path.
+/// input never smuggles `/`, `?`, `%` or `..` into a path.
 impl FromStr for DownloadType {
     type Err = DownloadTypeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = (1..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if ok {
+        if is_path_safe_name(s) {
             Ok(Self::from_wire(s))
         } else {
             Err(DownloadTypeError { value: s.chars().take(64).collect() })

@@ -8,7 +8,7 @@ use std::fmt;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::download::DownloadType;
+use crate::download::{DownloadType, DownloadTypeError};
 use crate::ids::{AccountId, VideoId};
 
 /// An HTTP method used by the API.
@@ -185,13 +185,22 @@ impl Endpoint {
         Self::untyped(Operation::Delete, account, video)
     }
 
-    /// `POST` a download of type `t`.
-    pub fn create_type(account: &AccountId, video: &VideoId, t: DownloadType) -> Self {
+    /// `POST` a download of type `t`; fails if `t` cannot stand as a path segment (see
+    /// [`DownloadType::check_path_safe`]: an `Other("..")` would climb out of the route).
+    pub fn create_type(
+        account: &AccountId,
+        video: &VideoId,
+        t: DownloadType,
+    ) -> Result<Self, DownloadTypeError> {
         Self::typed(Operation::CreateType, account, video, t)
     }
 
-    /// `DELETE` the download of type `t`.
-    pub fn delete_type(account: &AccountId, video: &VideoId, t: DownloadType) -> Self {
+    /// `DELETE` the download of type `t`; fails as [`Endpoint::create_type`] does.
+    pub fn delete_type(
+        account: &AccountId,
+        video: &VideoId,
+        t: DownloadType,
+    ) -> Result<Self, DownloadTypeError> {
         Self::typed(Operation::DeleteType, account, video, t)
     }
 
@@ -199,8 +208,19 @@ impl Endpoint {
         Self { operation, account: account.clone(), video: video.clone(), download_type: None }
     }
 
-    fn typed(operation: Operation, account: &AccountId, video: &VideoId, t: DownloadType) -> Self {
-        Self { operation, account: account.clone(), video: video.clone(), download_type: Some(t) }
+    fn typed(
+        operation: Operation,
+        account: &AccountId,
+        video: &VideoId,
+        t: DownloadType,
+    ) -> Result<Self, DownloadTypeError> {
+        t.check_path_safe()?;
+        Ok(Self {
+            operation,
+            account: account.clone(),
+            video: video.clone(),
+            download_type: Some(t),
+        })
     }
 
     /// The operation.
@@ -228,8 +248,9 @@ impl Endpoint {
         self.download_type.as_ref()
     }
 
-    /// The path relative to the base URL, every segment percent-encoded (ids are already
-    /// validated hex; encoding anyway means a future bug in validation cannot reach the wire).
+    /// The path relative to the base URL. Every segment is validated on construction (hex ids,
+    /// path-safe type names) and percent-encoded anyway, so that a future bug in validation
+    /// still cannot reach the wire.
     pub fn path(&self) -> String {
         let mut p = format!(
             "/accounts/{}/stream/{}/downloads",
@@ -269,8 +290,12 @@ mod tests {
                 Operation::List => Endpoint::list(&a, &v),
                 Operation::Create => Endpoint::create(&a, &v),
                 Operation::Delete => Endpoint::delete(&a, &v),
-                Operation::CreateType => Endpoint::create_type(&a, &v, DownloadType::Audio),
-                Operation::DeleteType => Endpoint::delete_type(&a, &v, DownloadType::Audio),
+                Operation::CreateType => {
+                    Endpoint::create_type(&a, &v, DownloadType::Audio).unwrap()
+                }
+                Operation::DeleteType => {
+                    Endpoint::delete_type(&a, &v, DownloadType::Audio).unwrap()
+                }
             };
             let expected = op
                 .path_template()
@@ -284,10 +309,16 @@ mod tests {
     }
 
     #[test]
-    fn unknown_types_are_percent_encoded() {
+    fn type_names_that_are_not_path_safe_are_refused() {
         let (a, v) = ids();
-        let e = Endpoint::create_type(&a, &v, DownloadType::Other("../x?y".into()));
-        assert!(e.path().ends_with("/downloads/..%2Fx%3Fy"), "{}", e.path());
+        for bad in ["..", ".", "../x?y", "%2e%2e", "a/b", "", "A", "x#y"] {
+            let t = DownloadType::Other(bad.into());
+            let e = Endpoint::create_type(&a, &v, t.clone()).unwrap_err();
+            assert!(e.to_string().contains("invalid download type"), "{e}");
+            assert!(Endpoint::delete_type(&a, &v, t).is_err());
+        }
+        let e = Endpoint::create_type(&a, &v, DownloadType::Other("hdr_10".into())).unwrap();
+        assert!(e.path().ends_with("/downloads/hdr_10"), "{}", e.path());
         assert_eq!(
             Endpoint::list(&a, &v).url("http://127.0.0.1:1/client/v4/"),
             format!("http://127.0.0.1:1/client/v4/accounts/{a}/stream/{v}/downloads")

@@ -13,7 +13,7 @@
 //!
 //! let account: AccountId = "023e105f4ecef8ad9ca31a8372d0c353".parse()?;
 //! let video: VideoId = "ea95132c15732412d22c1476fa83f27a".parse()?;
-//! let endpoint = Endpoint::create_type(&account, &video, DownloadType::Audio);
+//! let endpoint = Endpoint::create_type(&account, &video, DownloadType::Audio)?;
 //! assert_eq!(endpoint.method().as_str(), "POST");
 //! assert!(endpoint.path().ends_with("/stream/ea95132c15732412d22c1476fa83f27a/downloads/audio"));
 //!

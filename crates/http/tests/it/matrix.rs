@@ -265,15 +265,17 @@ async fn raw_returns_any_answer_unparsed() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn odd_download_types_stay_inside_their_path_segment() {
+async fn download_types_that_could_leave_their_segment_never_reach_the_wire() {
     let server = mock_server().await;
     let (a, v) = (account(), video());
-    Mock::given(method("POST"))
-        .and(path(format!("/client/v4/accounts/{a}/stream/{v}/downloads/..%2Fx%3Fy")))
-        .respond_with(json(200, LIST_NEWEST))
-        .mount(&server)
-        .await;
     let client = builder(&base(&server)).build().unwrap();
-    let t = cfstream_types::DownloadType::Other("../x?y".into());
-    client.downloads(&a).create_type(&v, t).await.unwrap();
+    for bad in ["..", "../x?y", "%2e%2e", "a/b", ""] {
+        let t = cfstream_types::DownloadType::Other(bad.into());
+        let e = client.downloads(&a).create_type(&v, t.clone()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Build, "{bad}");
+        assert!(e.to_string().contains("invalid download type"), "{e}");
+        let e = client.downloads(&a).delete_type(&v, t).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Build, "{bad}");
+    }
+    assert_eq!(requests(&server).await, 0);
 }

@@ -79,8 +79,8 @@ pub(crate) fn op_path(op: Operation) -> String {
         Operation::List => cfstream_types::Endpoint::list(&a, &v),
         Operation::Create => cfstream_types::Endpoint::create(&a, &v),
         Operation::Delete => cfstream_types::Endpoint::delete(&a, &v),
-        Operation::CreateType => cfstream_types::Endpoint::create_type(&a, &v, t),
-        _ => cfstream_types::Endpoint::delete_type(&a, &v, t),
+        Operation::CreateType => cfstream_types::Endpoint::create_type(&a, &v, t).unwrap(),
+        _ => cfstream_types::Endpoint::delete_type(&a, &v, t).unwrap(),
     };
     format!("/client/v4{}", e.path())
 }
