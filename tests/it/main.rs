@@ -11,6 +11,7 @@ mod downloads;
 mod errors;
 mod help;
 mod kill;
+mod live;
 mod security;
 mod serve;
 mod stack;
