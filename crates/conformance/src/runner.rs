@@ -144,8 +144,7 @@ pub async fn run(target: &Target, options: &RunOptions) -> Result<Report, Error>
     };
     ctx.baseline().await?;
     ctx.skip_unmet(&selected);
-    ctx.auth_checks().await;
-    ctx.bad_input_checks().await;
+    ctx.refusal_checks().await;
     ctx.video_flow().await;
     ctx.response_checks();
     let checks = selected.iter().filter_map(|info| ctx.results.remove(info.name)).collect();
@@ -174,6 +173,15 @@ fn select(options: &RunOptions) -> Result<Vec<&'static CheckInfo>, Error> {
         .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
         .filter(|c| !options.skip.iter().any(|n| n == c.name))
         .collect())
+}
+
+/// A request that must be refused with a 4XX failure envelope.
+struct Probe {
+    method: Method,
+    path: String,
+    op: Option<Operation>,
+    auth: Auth,
+    why: &'static str,
 }
 
 /// Which credentials a request carries.
@@ -536,142 +544,106 @@ impl Ctx<'_> {
         }
     }
 
-    async fn auth_checks(&mut self) {
-        let path = self.downloads_path(&self.account(), &self.video());
-        if self.wants(c::AUTH_MISSING_REJECTED) {
-            let mut rec = Rec::new(c::AUTH_MISSING_REJECTED);
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &path,
-                Some(Operation::List),
-                Auth::Missing,
-                "no credentials",
-            )
-            .await;
-            if self.target.writes_allowed() && !self.target.videos.is_empty() {
-                self.expect_failure(
-                    &mut rec,
-                    Method::POST,
-                    &path,
-                    Some(Operation::Create),
-                    Auth::Missing,
-                    "no credentials",
-                )
-                .await;
-            }
-            self.finish(rec);
+    /// The refusal checks, as data: each check with the requests that must be refused.
+    fn refusal_probes(&self) -> Vec<(&'static str, Vec<Probe>)> {
+        let (account, video) = (self.account(), self.video());
+        let path = self.downloads_path(&account, &video);
+        let long = "a".repeat(33);
+        let list = Some(Operation::List);
+        let get = |path: String, op, auth, why| Probe { method: Method::GET, path, op, auth, why };
+        let mut missing = vec![get(path.clone(), list, Auth::Missing, "no credentials")];
+        if self.target.writes_allowed() && !self.target.videos.is_empty() {
+            missing.push(Probe {
+                method: Method::POST,
+                path: path.clone(),
+                op: Some(Operation::Create),
+                auth: Auth::Missing,
+                why: "no credentials",
+            });
         }
-        if self.wants(c::AUTH_WRONG_REJECTED) {
-            let mut rec = Rec::new(c::AUTH_WRONG_REJECTED);
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &path,
-                Some(Operation::List),
-                Auth::WrongToken,
-                "wrong api token",
-            )
-            .await;
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &path,
-                Some(Operation::List),
-                Auth::WrongKey,
-                "wrong email + key",
-            )
-            .await;
-            self.finish(rec);
-        }
+        vec![
+            (c::AUTH_MISSING_REJECTED, missing),
+            (
+                c::AUTH_WRONG_REJECTED,
+                vec![
+                    get(path.clone(), list, Auth::WrongToken, "wrong api token"),
+                    get(path.clone(), list, Auth::WrongKey, "wrong email + key"),
+                ],
+            ),
+            (
+                c::ID_TOO_LONG_REJECTED,
+                vec![
+                    get(
+                        self.downloads_path(&account, &long),
+                        list,
+                        Auth::Given,
+                        "33-character video id",
+                    ),
+                    get(
+                        self.downloads_path(&long, &video),
+                        list,
+                        Auth::Given,
+                        "33-character account id",
+                    ),
+                ],
+            ),
+            (
+                c::ID_NOT_HEX_REJECTED,
+                ["zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "not-a-hex-id"]
+                    .map(|bad| {
+                        get(
+                            self.downloads_path(&account, bad),
+                            list,
+                            Auth::Given,
+                            "non-hex video id",
+                        )
+                    })
+                    .into(),
+            ),
+            (
+                c::UNKNOWN_VIDEO_FAILURE,
+                vec![get(
+                    self.downloads_path(&account, UNKNOWN_VIDEO),
+                    list,
+                    Auth::Given,
+                    "unknown video",
+                )],
+            ),
+            (
+                c::UNKNOWN_ROUTE_FAILURE,
+                vec![
+                    get(
+                        format!("/accounts/{account}/stream/{video}/no-such-route"),
+                        None,
+                        Auth::Given,
+                        "unknown route",
+                    ),
+                    get("/no/such/route".to_owned(), None, Auth::Given, "unknown route"),
+                ],
+            ),
+            (
+                c::METHOD_NOT_ALLOWED_FAILURE,
+                vec![Probe {
+                    method: Method::PUT,
+                    path,
+                    op: None,
+                    auth: Auth::Given,
+                    why: "undocumented method",
+                }],
+            ),
+        ]
     }
 
-    async fn bad_input_checks(&mut self) {
-        let account = self.account();
-        let video = self.video();
-        if self.wants(c::ID_TOO_LONG_REJECTED) {
-            let mut rec = Rec::new(c::ID_TOO_LONG_REJECTED);
-            let long = "a".repeat(33);
-            let p = self.downloads_path(&account, &long);
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &p,
-                Some(Operation::List),
-                Auth::Given,
-                "33-character video id",
-            )
-            .await;
-            let p = self.downloads_path(&long, &video);
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &p,
-                Some(Operation::List),
-                Auth::Given,
-                "33-character account id",
-            )
-            .await;
-            self.finish(rec);
-        }
-        if self.wants(c::ID_NOT_HEX_REJECTED) {
-            let mut rec = Rec::new(c::ID_NOT_HEX_REJECTED);
-            for bad in ["zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "not-a-hex-id"] {
-                let p = self.downloads_path(&account, bad);
-                self.expect_failure(
-                    &mut rec,
-                    Method::GET,
-                    &p,
-                    Some(Operation::List),
-                    Auth::Given,
-                    "non-hex video id",
-                )
-                .await;
+    /// Sends every selected refusal check's requests; each must get a 4XX failure envelope.
+    async fn refusal_checks(&mut self) {
+        for (name, probes) in self.refusal_probes() {
+            if !self.wants(name) {
+                continue;
             }
-            self.finish(rec);
-        }
-        if self.wants(c::UNKNOWN_VIDEO_FAILURE) {
-            let mut rec = Rec::new(c::UNKNOWN_VIDEO_FAILURE);
-            let p = self.downloads_path(&account, UNKNOWN_VIDEO);
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                &p,
-                Some(Operation::List),
-                Auth::Given,
-                "unknown video",
-            )
-            .await;
-            self.finish(rec);
-        }
-        if self.wants(c::UNKNOWN_ROUTE_FAILURE) {
-            let mut rec = Rec::new(c::UNKNOWN_ROUTE_FAILURE);
-            let p = format!("/accounts/{account}/stream/{video}/no-such-route");
-            self.expect_failure(&mut rec, Method::GET, &p, None, Auth::Given, "unknown route")
-                .await;
-            self.expect_failure(
-                &mut rec,
-                Method::GET,
-                "/no/such/route",
-                None,
-                Auth::Given,
-                "unknown route",
-            )
-            .await;
-            self.finish(rec);
-        }
-        if self.wants(c::METHOD_NOT_ALLOWED_FAILURE) {
-            let mut rec = Rec::new(c::METHOD_NOT_ALLOWED_FAILURE);
-            let p = self.downloads_path(&account, &video);
-            self.expect_failure(
-                &mut rec,
-                Method::PUT,
-                &p,
-                None,
-                Auth::Given,
-                "undocumented method",
-            )
-            .await;
+            let mut rec = Rec::new(name);
+            for p in probes {
+                self.expect_failure(&mut rec, p.method, &p.path, p.op, p.auth, p.why).await;
+            }
             self.finish(rec);
         }
     }
