@@ -40,8 +40,8 @@ impl<'a> DownloadsApi<'a> {
 
     /// Creates a download of type `t` (`POST .../downloads/{t}`).
     pub async fn create_type(&self, video: &VideoId, t: DownloadType) -> Result<Downloads, Error> {
-        let endpoint =
-            Endpoint::create_type(self.account, video, t).map_err(Error::download_type)?;
+        let endpoint = Endpoint::create_type(self.account, video, t)
+            .map_err(|e| Error::build(e.to_string()))?;
         self.downloads(&endpoint).await
     }
 
@@ -52,8 +52,8 @@ impl<'a> DownloadsApi<'a> {
 
     /// Deletes the download of type `t` (`DELETE .../downloads/{t}`).
     pub async fn delete_type(&self, video: &VideoId, t: DownloadType) -> Result<(), Error> {
-        let endpoint =
-            Endpoint::delete_type(self.account, video, t).map_err(Error::download_type)?;
+        let endpoint = Endpoint::delete_type(self.account, video, t)
+            .map_err(|e| Error::build(e.to_string()))?;
         self.deleted(&endpoint).await
     }
 

@@ -101,11 +101,6 @@ impl Error {
         Self::new(ErrorKind::Build, message)
     }
 
-    /// A download type that cannot stand in a path: refused before any request.
-    pub(crate) fn download_type(e: cfstream_types::DownloadTypeError) -> Self {
-        Self::build(e.to_string())
-    }
-
     pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
         Self::new(ErrorKind::Io, message).with_source(source)
     }

@@ -203,11 +203,18 @@ impl DecodeError {
 }
 
 /// Decodes `bytes` as `T`, naming the JSON path of any field at fault.
+///
+/// The common case, a good body, takes serde_json's plain path; only a body that fails is
+/// decoded again with path tracking, which costs more, to name the field.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de)
-        .map_err(|e| DecodeError { path: e.path().to_string(), message: e.inner().to_string() })?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(value) => Ok(value),
+        Err(e) => Err(DecodeError { path: e.path().to_string(), message: e.inner().to_string() }),
+    }
 }
 
 #[cfg(test)]
