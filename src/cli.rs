@@ -92,9 +92,9 @@ pub(crate) enum Downloads {
     /// Show the downloads of each video
     List(ListArgs),
     /// Create a download of each video (returns the existing one if already created)
-    Create(CreateArgs),
+    Create(TypedArgs),
     /// Delete a download of each video
-    Delete(DeleteArgs),
+    Delete(TypedArgs),
     /// Wait until a download of each video is ready
     Wait(WaitArgs),
     /// Create if needed, wait until ready, then download the file of each video
@@ -106,8 +106,7 @@ impl Downloads {
     pub(crate) fn batch(&self) -> &BatchArgs {
         match self {
             Downloads::List(a) => &a.batch,
-            Downloads::Create(a) => &a.batch,
-            Downloads::Delete(a) => &a.batch,
+            Downloads::Create(a) | Downloads::Delete(a) => &a.batch,
             Downloads::Wait(a) => &a.batch,
             Downloads::Fetch(a) => &a.batch,
         }
@@ -205,18 +204,9 @@ pub(crate) struct ListArgs {
     pub(crate) batch: BatchArgs,
 }
 
-/// `downloads create`
+/// `downloads create` and `downloads delete`: videos and a type.
 #[derive(Debug, Args)]
-pub(crate) struct CreateArgs {
-    #[command(flatten)]
-    pub(crate) batch: BatchArgs,
-    #[command(flatten)]
-    pub(crate) kind: TypeArg,
-}
-
-/// `downloads delete`
-#[derive(Debug, Args)]
-pub(crate) struct DeleteArgs {
+pub(crate) struct TypedArgs {
     #[command(flatten)]
     pub(crate) batch: BatchArgs,
     #[command(flatten)]
