@@ -4,6 +4,8 @@
 //! runtime and maps the outcome to an exit status: 0 success, 1 some videos failed or were
 //! not ready in time, 2 a usage or setup error, 130 interrupted. A closed stdout (`| head`)
 //! ends the process quietly.
+// Doc comments here are clap's help text, read in a terminal: URLs stay bare.
+#![allow(rustdoc::bare_urls)]
 
 mod cli;
 mod commands;

@@ -1,5 +1,7 @@
 //! Project automation: `cargo xtask schemas [--check]`, `cargo xtask conformance [...]`,
-//! `cargo xtask bench [...]`.
+//! `cargo xtask soak [...]`, `cargo xtask bench [...]`.
+// Doc comments here are clap's help text, read in a terminal: URLs stay bare.
+#![allow(rustdoc::bare_urls)]
 
 mod bench;
 mod conformance;

@@ -3,7 +3,7 @@
 //! [`run`] drives every check of the [`catalogue()`] against a [`Target`] (the real API, the
 //! emulator, or a user's own mock) and returns a [`Report`] that renders as text, JSON, JUnit
 //! XML or Markdown. [`Validator`] judges one answer against the spec's JSON Schemas and rules,
-//! naming the operation, check, JSON pointer, rule and value of each [`Violation`]. [`proxy`]
+//! naming the operation, check, JSON pointer, rule and value of each [`Violation`]. [`proxy()`]
 //! validates real traffic on the fly. [`generate`] holds the proptest strategies of valid and
 //! invalid envelopes that prove the validator and the types agree.
 //!

@@ -31,7 +31,7 @@ pub struct Violation {
     /// The operation whose answer broke the rule, when it is one of the five.
     #[serde(serialize_with = "op_name")]
     pub operation: Option<Operation>,
-    /// The name of the check that found it (see [`crate::catalogue`]).
+    /// The name of the check that found it (see [`crate::catalogue()`]).
     pub check: String,
     /// A JSON pointer into the body (`""` for the whole answer), or a pseudo pointer such as
     /// `header:content-type` or `status` for what is not in the body.
