@@ -562,6 +562,35 @@ async fn flush(file: &mut tokio::fs::File, buf: &mut Vec<u8>, part: &Path) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `filename` accepts exactly 1 to 120 of `[A-Za-z0-9_-]`, whatever else it is given.
+        #[test]
+        fn filename_validation_is_exact(name in prop_oneof!["[A-Za-z0-9_-]{1,130}", "\\PC{0,40}"]) {
+            let ok = (1..=MAX_FILENAME).contains(&name.len())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            prop_assert_eq!(validate_filename(&name).is_ok(), ok);
+        }
+
+        /// Whatever the server's URL says and whatever filename passes validation, the file
+        /// lands directly inside the chosen directory.
+        #[test]
+        fn the_file_never_leaves_the_directory(
+            path in "(/[^/?#]{0,12}){0,5}",
+            filename in prop::option::of("[A-Za-z0-9_-]{1,20}"),
+        ) {
+            let dir = std::env::temp_dir();
+            let Ok(url) = reqwest::Url::parse(&format!("http://files.example{path}")) else {
+                return Ok(());
+            };
+            let parts = url_parts(&url);
+            if let Ok(p) = final_path(&dir, &parts, filename.as_deref()) {
+                prop_assert_eq!(p.parent(), Some(dir.as_path()), "{:?} from {}", p, url);
+                prop_assert!(p.file_name().is_some());
+            }
+        }
+    }
 
     #[test]
     fn filenames_are_validated() {

@@ -348,7 +348,37 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use reqwest::header::HeaderValue;
+
+    proptest! {
+        /// Backoff never exceeds its ceiling, ceilings never shrink as retries go on and never
+        /// pass the configured maximum.
+        #[test]
+        fn backoff_stays_under_a_growing_bounded_ceiling(
+            initial_ms in 1u64..10_000,
+            max_ms in 1u64..100_000,
+            retry in 1u32..64,
+        ) {
+            let r = RetryConfig::default()
+                .initial_backoff(Duration::from_millis(initial_ms))
+                .max_backoff(Duration::from_millis(max_ms));
+            prop_assert!(r.backoff(retry) <= r.ceiling(retry));
+            prop_assert!(r.ceiling(retry) <= Duration::from_millis(max_ms));
+            prop_assert!(r.ceiling(retry) <= r.ceiling(retry + 1));
+        }
+
+        /// Server hints never panic to parse, whatever the header holds.
+        #[test]
+        fn server_delay_never_panics(value in "\\PC{0,40}", throttled: bool) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert("retry-after", v.clone());
+                h.insert("x-ratelimit-reset", v);
+            }
+            let _ = server_delay(&h, SystemTime::now(), throttled);
+        }
+    }
 
     #[test]
     fn ceilings_double_up_to_the_max() {
