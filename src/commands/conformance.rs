@@ -119,19 +119,11 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
             let mut t = Target::new(emu.base_url());
             t.credentials = Some(emu.credentials());
             t.account = Some(account.unwrap_or_else(|| emu.account()));
-            t.videos = if videos.is_empty() {
-                emu.videos()
-                    .into_iter()
-                    .filter(|v| v.ready_to_stream)
-                    .map(|v| v.id)
-                    .take(1)
-                    .collect()
-            } else {
-                videos
-            };
-            t.allow_writes = true;
-            options.deadline = Duration::from_secs(args.deadline.unwrap_or(30));
-            options.poll_interval = Duration::from_millis(25);
+            t.videos =
+                if videos.is_empty() { emu.ready_video().into_iter().collect() } else { videos };
+            let local = RunOptions::local();
+            options.poll_interval = local.poll_interval;
+            options.deadline = args.deadline.map_or(local.deadline, Duration::from_secs);
             emulator = Some(emu);
             t
         }

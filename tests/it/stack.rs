@@ -54,7 +54,7 @@ async fn create_wait_fetch_delete_through_the_client() {
         .unwrap();
     let client = client(&emu);
     let account = emu.account();
-    let video = emu.videos().into_iter().find(|v| v.ready_to_stream).unwrap().id;
+    let video = emu.ready_video().unwrap();
     let downloads = client.downloads(&account);
 
     for t in DownloadType::KNOWN {
@@ -148,7 +148,7 @@ async fn the_client_rides_out_the_emulators_faults() {
         .build()
         .unwrap();
     let account = emu.account();
-    let video = emu.videos().into_iter().find(|v| v.ready_to_stream).unwrap().id;
+    let video = emu.ready_video().unwrap();
     let downloads = client.downloads(&account);
     downloads.create_type(&video, DownloadType::Default).await.unwrap();
     assert_eq!(*seen.retries.lock().unwrap(), vec![Operation::CreateType, Operation::CreateType]);

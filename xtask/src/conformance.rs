@@ -159,13 +159,13 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
     target.credentials = Some(emulator.credentials());
     target.account = Some(args.account.clone().unwrap_or_else(|| emulator.account()));
     target.videos = if args.videos.is_empty() {
-        emulator.videos().into_iter().filter(|v| v.ready_to_stream).map(|v| v.id).take(1).collect()
+        emulator.ready_video().into_iter().collect()
     } else {
         args.videos.clone()
     };
-    target.allow_writes = true;
-    options.deadline = Duration::from_secs(args.deadline.unwrap_or(30));
-    options.poll_interval = Duration::from_millis(25);
+    let local = RunOptions::local();
+    options.poll_interval = local.poll_interval;
+    options.deadline = args.deadline.map_or(local.deadline, Duration::from_secs);
     let result = cfstream_conformance::run(&target, &options).await;
     emulator.shutdown().await;
     result.context("conformance run against the embedded emulator failed")

@@ -110,6 +110,19 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// Options for a server on this machine (the emulator, a local mock): the default checks,
+    /// a 30 s deadline and 25 ms polling, so a run takes about as long as the server's
+    /// downloads take to turn ready.
+    pub fn local() -> Self {
+        Self {
+            deadline: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(25),
+            ..Self::default()
+        }
+    }
+}
+
 impl fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunOptions")
@@ -1051,15 +1064,7 @@ impl Ctx<'_> {
             .chain([(Endpoint::delete(account, video), "default")])
             .collect();
         for (endpoint, key) in &steps {
-            match self
-                .send(Method::DELETE, &endpoint.path(), Some(endpoint.operation()), Auth::Given)
-                .await
-            {
-                Ok(r) => {
-                    Self::expect_ok(&mut then_list, &r);
-                }
-                Err(e) => then_list.transport("delete", &e),
-            }
+            self.delete_expecting_ok(&mut then_list, endpoint, "delete").await;
             match self.list(account, video).await {
                 Ok(r) => {
                     if let Some(json) = Self::expect_ok(&mut then_list, &r) {
@@ -1078,18 +1083,21 @@ impl Ctx<'_> {
             }
         }
         for (endpoint, _) in &steps {
-            match self
-                .send(Method::DELETE, &endpoint.path(), Some(endpoint.operation()), Auth::Given)
-                .await
-            {
-                Ok(r) => {
-                    Self::expect_ok(&mut again, &r);
-                }
-                Err(e) => again.transport("second delete", &e),
-            }
+            self.delete_expecting_ok(&mut again, endpoint, "second delete").await;
         }
         self.finish(then_list);
         self.finish(again);
+    }
+
+    /// Sends `endpoint` (a delete) and records into `rec` whether it answered a success.
+    async fn delete_expecting_ok(&mut self, rec: &mut Rec, endpoint: &Endpoint, what: &str) {
+        let path = endpoint.path();
+        match self.send(Method::DELETE, &path, Some(endpoint.operation()), Auth::Given).await {
+            Ok(r) => {
+                Self::expect_ok(rec, &r);
+            }
+            Err(e) => rec.transport(what, &e),
+        }
     }
 
     /// Judges every answer of the five operations seen during the run.

@@ -375,6 +375,11 @@ impl RunningEmulator {
         self.shared.store().videos()
     }
 
+    /// The first video that is ready to stream (the demo seed has three), if any.
+    pub fn ready_video(&self) -> Option<cfstream_types::VideoId> {
+        self.videos().into_iter().find(|v| v.ready_to_stream).map(|v| v.id)
+    }
+
     /// In-process control.
     pub fn admin(&self) -> Admin {
         Admin { shared: self.shared.clone() }
