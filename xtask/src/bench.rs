@@ -46,8 +46,8 @@ pub(crate) struct Args {
     /// validate: how many generated bodies.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     bodies: usize,
-    /// client: sequential calls per round (three rounds per side, interleaved).
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    /// client: sequential calls per side, split into 30 interleaved rounds.
+    #[arg(long, value_name = "N", default_value_t = 15_000)]
     calls: u32,
     /// emulator: seconds of measured load (after one second of warm-up).
     #[arg(long, value_name = "SECS", default_value_t = 10)]

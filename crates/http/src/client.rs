@@ -117,17 +117,28 @@ impl Client {
         &self.inner.base
     }
 
-    /// One attempt of `endpoint`: rate limit, credentials, attempt timeout. Returns any status.
+    /// One attempt of `endpoint`: rate limit, credentials, and one timer, for the attempt
+    /// timeout or what is left before `deadline` (the operation timeout), whichever is sooner.
+    /// Returns any status.
     pub(crate) async fn attempt(
         &self,
         endpoint: &Endpoint,
-        timeout: Option<Duration>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<RawResponse, Error> {
         let i = &self.inner;
-        i.limiter.acquire().await;
-        let url = endpoint.url(i.base.as_str());
-        let url = reqwest::Url::parse(&url)
-            .map_err(|e| Error::build(format!("invalid request url '{url}': {e}")))?;
+        if let Err(wait) = i.limiter.acquire(deadline).await {
+            // The wait as a retry hint: the retry loop sees it ends past the deadline and stops.
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the rate limit allows the next request in {wait:?}, past the operation \
+                     timeout{}",
+                    shown(i.operation_timeout)
+                ),
+            )
+            .with_retry_after(Some(wait)));
+        }
+        let url = endpoint.url_under(&i.base);
         let method = match endpoint.method() {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -143,20 +154,28 @@ impl Client {
             // The founding document's POST takes an (empty) JSON body; newer servers ignore it.
             req = req.header(header::CONTENT_TYPE, "application/json").body("{}");
         }
-        let host = i.base.host_str().unwrap_or("").to_owned();
         let fut = async move {
-            let resp = req.send().await.map_err(|e| dispatch_error(e, &host))?;
+            let mut resp =
+                req.send().await.map_err(|e| dispatch_error(e, i.base.host_str().unwrap_or("")))?;
             let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
+            let headers = std::mem::take(resp.headers_mut());
             let body = read_limited(resp, MAX_API_BODY).await.map_err(|e| e.with_status(status))?;
             Ok(RawResponse { status, headers, body })
         };
+        let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let timeout = match (i.attempt_timeout, remaining) {
+            (Some(a), Some(r)) if r < a => Some((r, false)),
+            (Some(a), _) => Some((a, true)),
+            (None, r) => r.map(|r| (r, false)),
+        };
         match timeout {
-            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!("no complete response within the attempt timeout of {t:?}"),
-                )
+            Some((t, is_attempt)) => tokio::time::timeout(t, fut).await.map_err(|_| {
+                let msg = if is_attempt {
+                    format!("no complete response within the attempt timeout of {t:?}")
+                } else {
+                    format!("operation timed out after {:?}", i.operation_timeout.unwrap_or(t))
+                };
+                Error::new(ErrorKind::Timeout, msg)
             })?,
             None => fut.await,
         }
@@ -181,26 +200,22 @@ impl Client {
             elapsed_ms = tracing::field::Empty,
         );
         let started = tokio::time::Instant::now();
+        // The deadline bounds each attempt's timer, the limiter's waits and the backoff, so
+        // the whole operation needs no timer of its own.
         let deadline = self.inner.operation_timeout.map(|t| started + t);
         let stats = Stats::default();
-        let run = self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone());
-        let out = match self.inner.operation_timeout {
-            Some(t) => match tokio::time::timeout(t, run).await {
-                Ok(r) => r,
-                Err(_) => {
-                    Err(Error::new(ErrorKind::Timeout, format!("operation timed out after {t:?}")))
-                }
-            },
-            None => run.await,
-        };
-        span.record("attempts", stats.attempts.load(Ordering::Relaxed));
-        if let Some(status) = stats.status() {
-            span.record("status", status);
-        }
-        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
-        match &out {
-            Ok(_) => tracing::debug!(parent: &span, "call finished"),
-            Err(e) => tracing::debug!(parent: &span, error = %e, "call failed"),
+        let out =
+            self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone()).await;
+        if !span.is_disabled() {
+            span.record("attempts", stats.attempts.load(Ordering::Relaxed));
+            if let Some(status) = stats.status() {
+                span.record("status", status);
+            }
+            span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            match &out {
+                Ok(_) => tracing::debug!(parent: &span, "call finished"),
+                Err(e) => tracing::debug!(parent: &span, error = %e, "call failed"),
+            }
         }
         out.map_err(|e| e.with_operation(op))
     }
@@ -218,16 +233,10 @@ impl Client {
         loop {
             attempt += 1;
             stats.attempts.store(attempt, Ordering::Relaxed);
-            let remaining =
-                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            let timeout = match (i.attempt_timeout, remaining) {
-                (Some(a), Some(r)) => Some(a.min(r)),
-                (a, r) => a.or(r),
-            };
             let attempt_span =
                 tracing::debug_span!("attempt", attempt, status = tracing::field::Empty);
             let result = async {
-                let raw = self.attempt(endpoint, timeout).await?;
+                let raw = self.attempt(endpoint, deadline).await?;
                 tracing::Span::current().record("status", raw.status);
                 stats.last_status.store(u32::from(raw.status), Ordering::Relaxed);
                 parse(&raw).map_err(|e| {
@@ -279,6 +288,11 @@ impl Client {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// " of 2m" for a set operation timeout, nothing otherwise (for messages).
+fn shown(t: Option<Duration>) -> String {
+    t.map(|t| format!(" of {t:?}")).unwrap_or_default()
 }
 
 /// What a call's span records once it is over (atomics: the call's future must stay `Send`).

@@ -85,9 +85,7 @@ impl<'a> DownloadsApi<'a> {
     /// parsing) and returns whatever the server answered, for conformance checks.
     pub async fn raw(&self, endpoint: &Endpoint) -> Result<RawResponse, Error> {
         let c = self.client;
-        c.attempt(endpoint, c.inner.attempt_timeout)
-            .await
-            .map_err(|e| e.with_operation(endpoint.operation()))
+        c.attempt(endpoint, None).await.map_err(|e| e.with_operation(endpoint.operation()))
     }
 
     async fn downloads(&self, endpoint: &Endpoint) -> Result<Downloads, Error> {

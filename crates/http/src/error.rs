@@ -15,7 +15,8 @@ pub(crate) const BODY_SNIPPET: usize = 1024;
 pub enum ErrorKind {
     /// The request could not be built: bad configuration, base URL, header value, file name.
     Build,
-    /// An attempt or the whole operation ran past its time limit.
+    /// An attempt or the whole operation ran past its time limit, or the client's rate limit
+    /// allows no request before the operation's deadline.
     Timeout,
     /// The request could not be sent or the response could not be read (connect refused,
     /// connection reset, body cut short).
@@ -220,7 +221,9 @@ impl Error {
         self.inner.json_path.as_deref()
     }
 
-    /// How long the server asked the client to wait (`Retry-After` or `x-ratelimit-reset`).
+    /// How long to wait before trying again: what the server asked for (`Retry-After` or
+    /// `x-ratelimit-reset`), or, for a [`ErrorKind::Timeout`] the client's own rate limit
+    /// caused, when it allows the next request.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
     }

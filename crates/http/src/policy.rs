@@ -68,6 +68,8 @@ pub(crate) const RETRY_COST: u32 = 5;
 pub(crate) const TIMEOUT_RETRY_COST: u32 = 10;
 /// A success at the first attempt puts this many back.
 const SUCCESS_REWARD: u32 = 1;
+/// The shortest limiter wait, so that a zero wait reported by governor still makes progress.
+const MIN_WAIT: Duration = Duration::from_nanos(1);
 
 impl RetryConfig {
     /// No retries: every call makes exactly one attempt.
@@ -311,28 +313,36 @@ impl Limiter {
         Ok(Self { governor, clock, blocked_until: Mutex::new(None) })
     }
 
-    /// Waits until a request may start; returns how long it waited.
-    pub(crate) async fn acquire(&self) -> Duration {
+    /// Waits until a request may start; returns how long it waited. When the limiter would
+    /// hold the request until `deadline` or later, answers at once with `Err(wait)` instead:
+    /// waiting could only end in a timeout.
+    pub(crate) async fn acquire(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Duration, Duration> {
         let start = tokio::time::Instant::now();
         loop {
+            let now = tokio::time::Instant::now();
             let until =
                 *self.blocked_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(until) = until
-                && until > tokio::time::Instant::now()
-            {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            let Some(g) = &self.governor else { break };
-            match g.check() {
-                Ok(()) => break,
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    tokio::time::sleep(wait.max(Duration::from_nanos(1))).await;
+            let until = match until {
+                Some(until) if until > now => until,
+                _ => {
+                    let Some(g) = &self.governor else { break };
+                    match g.check() {
+                        Ok(()) => break,
+                        Err(not_until) => {
+                            now + not_until.wait_time_from(self.clock.now()).max(MIN_WAIT)
+                        }
+                    }
                 }
+            };
+            if deadline.is_some_and(|d| until >= d) {
+                return Err(until - now);
             }
+            tokio::time::sleep_until(until).await;
         }
-        start.elapsed()
+        Ok(start.elapsed())
     }
 
     /// Holds every request of every clone until `d` from now (a server asked us to wait).

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::Error as _;
+use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use url::Url;
+
+use crate::de::{Key, KeySeed, required, visit_fields};
 
 /// The kind of a download: an MP4 of the video (`default`) or an M4A of its audio (`audio`).
 ///
@@ -178,15 +180,33 @@ impl Serialize for DownloadStatus {
     }
 }
 
+impl DownloadStatus {
+    fn known(s: &str) -> Option<Self> {
+        match s {
+            "inprogress" => Some(DownloadStatus::InProgress),
+            "ready" => Some(DownloadStatus::Ready),
+            "error" => Some(DownloadStatus::Error),
+            _ => None,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for DownloadStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "inprogress" => DownloadStatus::InProgress,
-            "ready" => DownloadStatus::Ready,
-            "error" => DownloadStatus::Error,
-            _ => DownloadStatus::Other(s),
-        })
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DownloadStatus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a download status string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<DownloadStatus, E> {
+                Ok(DownloadStatus::known(s).unwrap_or_else(|| DownloadStatus::Other(s.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<DownloadStatus, E> {
+                Ok(DownloadStatus::known(&s).unwrap_or(DownloadStatus::Other(s)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -247,7 +267,7 @@ impl<'de> Deserialize<'de> for PercentComplete {
 }
 
 /// One download of a video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Download {
     /// Where generation stands.
@@ -261,6 +281,37 @@ pub struct Download {
     /// Fields this crate does not model, kept as the server sent them.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Download {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Download;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a download object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Download, A::Error> {
+                let (mut status, mut percent, mut url) = (None, None, None);
+                let mut extra = Map::new();
+                visit_fields(map, &["status", "percentComplete", "url"], &mut extra, |i, map| {
+                    match i {
+                        0 => status = Some(map.next_value()?),
+                        1 => percent = Some(map.next_value()?),
+                        _ => url = map.next_value()?,
+                    }
+                    Ok(())
+                })?;
+                Ok(Download {
+                    status: required(status, "status")?,
+                    percent_complete: required(percent, "percentComplete")?,
+                    url,
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Download {
@@ -286,7 +337,9 @@ impl Download {
 ///
 /// Each type is present only once it has been created. Deserializing also accepts the older
 /// flat shape of the founding document, where `result` was a single
-/// `{status, url, percentComplete}` object: it becomes the `default` download.
+/// `{status, url, percentComplete}` object: it becomes the `default` download. The flat shape
+/// is recognised by a string `status` when neither `default` nor `audio` is present (with either
+/// present, a `status` key is an unmodelled field, kept in [`Downloads::extra`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Downloads {
@@ -353,48 +406,63 @@ impl Serialize for Downloads {
     }
 }
 
-/// Decodes one download, naming the field at fault as `key.field: message`.
-fn download_at(key: &str, value: Value) -> Result<Download, String> {
-    serde_path_to_error::deserialize::<_, Download>(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("{key}: {}", e.inner())
-        } else {
-            format!("{key}.{path}: {}", e.inner())
-        }
-    })
-}
-
 impl<'de> Deserialize<'de> for Downloads {
+    /// Reads the current shape in one pass: `default` and `audio` straight into [`Download`]s,
+    /// any other key as JSON first (a download of a type this crate does not know, or an extra
+    /// field). The founding document's flat shape is recognised when `status` is a string and
+    /// neither `default` nor `audio` is present.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(d)?;
-        // The founding document's shape: the whole result is one (default) download. Its
-        // `status` is a string; a download *type* named `status` would hold an object.
-        if map.get("status").is_some_and(Value::is_string) {
-            let download = download_at("(legacy flat result)", Value::Object(map))
-                .map_err(D::Error::custom)?;
-            return Ok(Downloads { default: Some(download), ..Downloads::default() });
-        }
-        let mut out = Downloads::default();
-        for (key, value) in map {
-            let t = DownloadType::from_wire(&key);
-            match t {
-                DownloadType::Default | DownloadType::Audio => {
-                    let download = download_at(&key, value).map_err(D::Error::custom)?;
-                    out.set(&t, Some(download));
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Downloads;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of downloads by type")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Downloads, A::Error> {
+                let mut out = Downloads::default();
+                let mut rest = Map::new();
+                while let Some(key) = map.next_key_seed(KeySeed(&["default", "audio"]))? {
+                    match key {
+                        Key::Field(0) => out.default = Some(map.next_value()?),
+                        Key::Field(_) => out.audio = Some(map.next_value()?),
+                        Key::Other(name) => {
+                            let value = map.next_value()?;
+                            rest.insert(name, value);
+                        }
+                    }
                 }
-                DownloadType::Other(name) => match Download::deserialize(&value) {
-                    Ok(download) => {
-                        out.other.insert(name, download);
+                let typed = out.default.is_some() || out.audio.is_some();
+                if !typed && rest.get("status").is_some_and(Value::is_string) {
+                    let download = legacy(rest).map_err(A::Error::custom)?;
+                    return Ok(Downloads { default: Some(download), ..Downloads::default() });
+                }
+                for (name, value) in rest {
+                    match Download::deserialize(&value) {
+                        Ok(download) => {
+                            out.other.insert(name, download);
+                        }
+                        Err(_) => {
+                            out.extra.insert(name, value);
+                        }
                     }
-                    Err(_) => {
-                        out.extra.insert(name, value);
-                    }
-                },
+                }
+                Ok(out)
             }
         }
-        Ok(out)
+        d.deserialize_map(V)
     }
+}
+
+/// Decodes the founding document's flat `result`, naming the field at fault.
+fn legacy(map: Map<String, Value>) -> Result<Download, String> {
+    serde_path_to_error::deserialize::<_, Download>(Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("(legacy flat result): {}", e.inner())
+        } else {
+            format!("(legacy flat result).{path}: {}", e.inner())
+        }
+    })
 }
 
 #[cfg(test)]
@@ -461,16 +529,34 @@ mod tests {
 
     #[test]
     fn names_the_field_at_fault() {
-        let e = serde_json::from_value::<Downloads>(
-            json!({"audio": {"status": "ready", "percentComplete": -1}}),
-        )
-        .unwrap_err();
-        assert!(e.to_string().starts_with("audio.percentComplete: "), "{e}");
-        let e = serde_json::from_value::<Downloads>(
-            json!({"default": {"status": "ready", "percentComplete": 1, "url": "not a url"}}),
-        )
-        .unwrap_err();
-        assert!(e.to_string().starts_with("default.url: "), "{e}");
+        let decode = |result: &str| {
+            let body = format!(r#"{{"success":true,"errors":[],"messages":[],"result":{result}}}"#);
+            crate::decode::<crate::DownloadsEnvelope>(body.as_bytes()).unwrap_err()
+        };
+        let e = decode(r#"{"audio": {"status": "ready", "percentComplete": -1}}"#);
+        assert_eq!(e.path(), "result.audio.percentComplete");
+        assert!(e.message().contains("invalid percentComplete -1"), "{e}");
+        let e = decode(r#"{"default": {"status": "ready", "percentComplete": 1, "url": "x"}}"#);
+        assert_eq!(e.path(), "result.default.url");
+        let e = decode(r#"{"default": {"percentComplete": 1}}"#);
+        assert_eq!(e.path(), "result.default");
+        assert!(e.message().starts_with("missing field `status`"), "{e}");
+        let e = decode(r#"{"status": "ready", "percentComplete": 101}"#);
+        assert_eq!(e.path(), "result");
+        assert!(e.message().starts_with("(legacy flat result).percentComplete: "), "{e}");
+    }
+
+    #[test]
+    fn a_string_status_beside_typed_downloads_is_an_extra_field() {
+        let v = json!({"status": "ready", "audio": {"status": "ready", "percentComplete": 100}});
+        let d: Downloads = serde_json::from_value(v.clone()).unwrap();
+        assert!(d.default.is_none());
+        assert_eq!(d.audio.as_ref().map(|a| a.percent_complete), Some(PercentComplete::FULL));
+        assert_eq!(d.extra["status"], "ready");
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"audio": v["audio"], "status": "ready"})
+        );
     }
 
     #[test]

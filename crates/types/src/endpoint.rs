@@ -8,6 +8,8 @@ use std::fmt;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use url::Url;
+
 use crate::download::{DownloadType, DownloadTypeError};
 use crate::ids::{AccountId, VideoId};
 
@@ -269,6 +271,16 @@ impl Endpoint {
     pub fn url(&self, base: &str) -> String {
         format!("{}{}", base.trim_end_matches('/'), self.path())
     }
+
+    /// [`Endpoint::url`] as a parsed [`Url`], built from an already parsed `base` (its query
+    /// and fragment dropped) without parsing the whole URL again: only the path is set.
+    pub fn url_under(&self, base: &Url) -> Url {
+        let mut url = base.clone();
+        url.set_path(&format!("{}{}", base.path().trim_end_matches('/'), self.path()));
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +334,34 @@ mod tests {
         assert_eq!(
             Endpoint::list(&a, &v).url("http://127.0.0.1:1/client/v4/"),
             format!("http://127.0.0.1:1/client/v4/accounts/{a}/stream/{v}/downloads")
+        );
+    }
+
+    #[test]
+    fn url_under_a_parsed_base_is_the_url_under_its_text() {
+        let (a, v) = ids();
+        let bases = [
+            DEFAULT_BASE_URL,
+            "http://127.0.0.1:8080/client/v4/",
+            "https://api.example.com",
+            "https://api.example.com/",
+            "http://[::1]:9/a%20b/v4",
+        ];
+        for base in bases {
+            let parsed = Url::parse(base).unwrap();
+            for e in [
+                Endpoint::list(&a, &v),
+                Endpoint::delete_type(&a, &v, DownloadType::Other("hdr_10".into())).unwrap(),
+            ] {
+                let expected = Url::parse(&e.url(parsed.as_str())).unwrap();
+                assert_eq!(e.url_under(&parsed), expected, "{base}");
+            }
+        }
+        let with_query = Url::parse("https://api.example.com/v4?x=1#f").unwrap();
+        let url = Endpoint::list(&a, &v).url_under(&with_query);
+        assert_eq!(
+            url.as_str(),
+            format!("https://api.example.com/v4/accounts/{a}/stream/{v}/downloads")
         );
     }
 }

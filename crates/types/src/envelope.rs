@@ -3,11 +3,14 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::codes::ErrorCode;
+use crate::de::{required, visit_fields};
 use crate::download::Downloads;
 
 /// Every Cloudflare API answer: `{success, errors, messages, result}`.
@@ -16,7 +19,7 @@ use crate::download::Downloads;
 /// Parsing is lenient where the spec is strict but no meaning is lost: missing `errors` or
 /// `messages` read as empty, a missing `result` as `None` (the conformance crate is where
 /// strictness lives; see `crates/conformance/known-differences.md`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Envelope<T> {
     /// Whether the call succeeded.
@@ -28,15 +31,48 @@ pub struct Envelope<T> {
     #[serde(default)]
     pub messages: Vec<ApiMessage>,
     /// The payload: present on success, `null` on failure.
-    #[serde(default = "none", bound(deserialize = "T: Deserialize<'de>"))]
     pub result: Option<T>,
     /// Fields this crate does not model, kept as the server sent them.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn none<T>() -> Option<T> {
-    None
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Envelope<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Envelope<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Cloudflare API envelope object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<T>, A::Error> {
+                let (mut success, mut errors, mut messages, mut result) = (None, None, None, None);
+                let mut extra = Map::new();
+                visit_fields(
+                    map,
+                    &["success", "errors", "messages", "result"],
+                    &mut extra,
+                    |i, map| {
+                        match i {
+                            0 => success = Some(map.next_value()?),
+                            1 => errors = Some(map.next_value()?),
+                            2 => messages = Some(map.next_value()?),
+                            _ => result = map.next_value()?,
+                        }
+                        Ok(())
+                    },
+                )?;
+                Ok(Envelope {
+                    success: required(success, "success")?,
+                    errors: errors.unwrap_or_default(),
+                    messages: messages.unwrap_or_default(),
+                    result,
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
 }
 
 impl<T> Envelope<T> {
@@ -79,7 +115,7 @@ pub type DownloadsEnvelope = Envelope<Downloads>;
 pub type DeletedEnvelope = Envelope<Value>;
 
 /// One entry of `errors` or `messages`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ApiMessage {
     /// The numeric code (the spec says at least 1000).
@@ -122,6 +158,41 @@ impl ApiMessage {
     }
 }
 
+impl<'de> Deserialize<'de> for ApiMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ApiMessage;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a {code, message} object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ApiMessage, A::Error> {
+                let (mut code, mut message, mut documentation_url, mut source) =
+                    (None, None, None, None);
+                let mut extra = Map::new();
+                let fields = &["code", "message", "documentation_url", "source"];
+                visit_fields(map, fields, &mut extra, |i, map| {
+                    match i {
+                        0 => code = Some(map.next_value()?),
+                        1 => message = Some(map.next_value()?),
+                        2 => documentation_url = map.next_value()?,
+                        _ => source = map.next_value()?,
+                    }
+                    Ok(())
+                })?;
+                Ok(ApiMessage {
+                    code: required(code, "code")?,
+                    message: required(message, "message")?,
+                    documentation_url,
+                    source,
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 impl fmt::Display for ApiMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)?;
@@ -133,7 +204,7 @@ impl fmt::Display for ApiMessage {
 }
 
 /// `source` of an [`ApiMessage`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct MessageSource {
     /// Which part of the request is at fault.
@@ -142,6 +213,28 @@ pub struct MessageSource {
     /// Fields this crate does not model.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for MessageSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MessageSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a {pointer} object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MessageSource, A::Error> {
+                let mut pointer = None;
+                let mut extra = Map::new();
+                visit_fields(map, &["pointer"], &mut extra, |_, map| {
+                    pointer = map.next_value()?;
+                    Ok(())
+                })?;
+                Ok(MessageSource { pointer, extra })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// What a failure envelope (`success: false`) said.

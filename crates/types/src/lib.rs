@@ -34,6 +34,7 @@
 
 pub mod auth;
 pub mod codes;
+mod de;
 pub mod download;
 pub mod endpoint;
 pub mod envelope;

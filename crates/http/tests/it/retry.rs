@@ -187,3 +187,33 @@ async fn a_408_is_retried_and_other_4xx_are_not() {
     assert_eq!(e.kind(), ErrorKind::InvalidResponse);
     assert_eq!(e.attempts(), 1);
 }
+
+// Real time, for the reason given above.
+#[tokio::test]
+async fn a_limiter_wait_past_the_deadline_answers_at_once() {
+    let server = mock_server().await;
+    list_mock(ok()).mount(&server).await;
+    let client = builder(&base(&server))
+        .rate_limit(cfstream_http::RateLimit::per(1, Duration::from_secs(60)))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    call(&client, Operation::List).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let e = call(&client, Operation::List).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("past the operation timeout of 5s"), "{e}");
+    assert_eq!(e.attempts(), 1);
+    assert!(t0.elapsed() < Duration::from_secs(1), "no point waiting 60 s for a 5 s deadline");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    // Within the deadline, the limiter waits as usual.
+    let client = builder(&base(&server))
+        .rate_limit(cfstream_http::RateLimit::per(1, Duration::from_millis(300)))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    call(&client, Operation::List).await.unwrap();
+    let t0 = std::time::Instant::now();
+    call(&client, Operation::List).await.unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(300), "{:?}", t0.elapsed());
+}

@@ -171,3 +171,136 @@ proptest! {
         prop_assert_eq!(back.into_result().unwrap_err().errors, errors);
     }
 }
+
+/// Any JSON in the envelope's vocabulary (right and wrong types, nested a few levels).
+fn json_like() -> impl Strategy<Value = Value> {
+    let key = prop::sample::select(vec![
+        "success",
+        "errors",
+        "messages",
+        "result",
+        "default",
+        "audio",
+        "hdr",
+        "status",
+        "percentComplete",
+        "url",
+        "code",
+        "message",
+        "source",
+        "pointer",
+        "x",
+    ]);
+    let leaf = prop_oneof![
+        scalar(),
+        (0u32..=120).prop_map(Value::from),
+        prop::sample::select(vec!["ready", "inprogress", "error", "https://h.example/a.mp4"])
+            .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 5, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            prop::collection::btree_map(key.clone(), inner, 0..5).prop_map(|m| Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+/// Mostly well-formed downloads, with a wrong or extra field now and then.
+fn download_like() -> impl Strategy<Value = Value> {
+    let status = prop_oneof![
+        4 => prop::sample::select(vec!["ready", "inprogress", "error", "queued"]).prop_map(Value::from),
+        1 => json_like(),
+    ];
+    let percent = prop_oneof![4 => (0u32..=100).prop_map(Value::from), 1 => json_like()];
+    let url = prop_oneof![
+        2 => Just(Value::from("https://customer-x.cloudflarestream.com/ab/downloads/default.mp4")),
+        1 => json_like(),
+    ];
+    (
+        prop::option::weighted(0.85, status),
+        prop::option::weighted(0.85, percent),
+        prop::option::of(url),
+        prop::option::weighted(0.2, json_like()),
+    )
+        .prop_map(|(s, p, u, x)| {
+            let mut m = Map::new();
+            for (k, v) in [("status", s), ("percentComplete", p), ("url", u), ("x", x)] {
+                if let Some(v) = v {
+                    m.insert(k.to_owned(), v);
+                }
+            }
+            Value::Object(m)
+        })
+}
+
+/// Envelopes that decode more often than not: current and flat results, messages, extras.
+fn envelope_like() -> impl Strategy<Value = Value> {
+    let types = prop::sample::select(vec!["default", "audio", "hdr", "status", "x"]);
+    let result = prop_oneof![
+        3 => prop::collection::btree_map(types, prop_oneof![3 => download_like(), 1 => json_like()], 0..4)
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        1 => download_like(),
+        1 => json_like(),
+    ];
+    let message = (
+        prop_oneof![3 => (1000u32..20000).prop_map(Value::from), 1 => json_like()],
+        "[a-z ]{0,8}",
+        prop::option::weighted(0.3, json_like()),
+    )
+        .prop_map(|(code, text, source)| {
+            let mut m = serde_json::json!({"code": code, "message": text});
+            if let Some(s) = source {
+                m["source"] = s;
+            }
+            m
+        });
+    let messages = prop::collection::vec(message, 0..3).prop_map(Value::from).boxed();
+    (
+        prop::option::weighted(0.9, any::<bool>()),
+        prop::option::weighted(0.9, result),
+        prop::option::of(messages.clone()),
+        prop::option::of(messages),
+        prop::option::weighted(0.2, json_like()),
+    )
+        .prop_map(|(success, result, errors, messages, x)| {
+            let mut m = Map::new();
+            let fields = [
+                ("success", success.map(Value::from)),
+                ("result", result),
+                ("errors", errors),
+                ("messages", messages),
+                ("result_info", x),
+            ];
+            for (k, v) in fields {
+                if let Some(v) = v {
+                    m.insert(k.to_owned(), v);
+                }
+            }
+            Value::Object(m)
+        })
+}
+
+proptest! {
+    /// The hand-written visitors read the same from bytes (borrowed keys), from a `Value`
+    /// (owned keys) and through `decode`'s path-tracking second pass: same value or both errors.
+    #[test]
+    fn every_decoding_route_agrees(v in prop_oneof![4 => envelope_like(), 1 => json_like()]) {
+        let bytes = v.to_string().into_bytes();
+        let from_slice = serde_json::from_slice::<DownloadsEnvelope>(&bytes).ok();
+        prop_assert_eq!(&from_slice, &serde_json::from_value::<DownloadsEnvelope>(v.clone()).ok());
+        let tracked = serde_path_to_error::deserialize::<_, DownloadsEnvelope>(
+            &mut serde_json::Deserializer::from_slice(&bytes),
+        );
+        prop_assert_eq!(&from_slice, &tracked.ok());
+        prop_assert_eq!(&from_slice, &decode::<DownloadsEnvelope>(&bytes).ok());
+        if let Some(env) = from_slice {
+            // What decodes re-encodes to a body that decodes to the same value.
+            let again = serde_json::to_vec(&env).unwrap();
+            prop_assert_eq!(decode::<DownloadsEnvelope>(&again).ok(), Some(env));
+        }
+        let deleted = serde_json::from_slice::<cfstream_types::DeletedEnvelope>(&bytes).ok();
+        prop_assert_eq!(deleted, serde_json::from_value(v).ok());
+    }
+}
