@@ -6,9 +6,34 @@
 //! straight from the input, and only the names a struct does not know are allocated.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
+
+/// A struct read from a JSON object in one pass.
+pub(crate) trait FromMap<'de>: Sized {
+    /// What an error says was expected instead, as in "expected a download object".
+    const EXPECTING: &'static str;
+
+    /// Reads the struct from the object's entries (with [`visit_fields`]).
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// Deserializes a [`FromMap`] struct: the body of its `Deserialize::deserialize`.
+pub(crate) fn from_map<'de, T: FromMap<'de>, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: FromMap<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(T::EXPECTING)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_map(map)
+        }
+    }
+    d.deserialize_map(V(PhantomData))
+}
 
 /// A key of a struct's JSON object: one of its `fields` (by index), or any other name.
 pub(crate) enum Key {
@@ -106,25 +131,22 @@ mod tests {
 
     impl<'de> Deserialize<'de> for Pair {
         fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Pair;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a pair")
+            from_map(d)
+        }
+    }
+
+    impl<'de> FromMap<'de> for Pair {
+        const EXPECTING: &'static str = "a pair";
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Pair, A::Error> {
+            let (mut a, mut b, mut extra) = (None, None, Map::new());
+            visit_fields(map, &["a", "b"], &mut extra, |i, map| {
+                match i {
+                    0 => a = Some(map.next_value()?),
+                    _ => b = map.next_value()?,
                 }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Pair, A::Error> {
-                    let (mut a, mut b, mut extra) = (None, None, Map::new());
-                    visit_fields(map, &["a", "b"], &mut extra, |i, map| {
-                        match i {
-                            0 => a = Some(map.next_value()?),
-                            _ => b = map.next_value()?,
-                        }
-                        Ok(())
-                    })?;
-                    Ok(Pair { a: required(a, "a")?, b, extra })
-                }
-            }
-            d.deserialize_map(V)
+                Ok(())
+            })?;
+            Ok(Pair { a: required(a, "a")?, b, extra })
         }
     }
 
@@ -148,6 +170,8 @@ mod tests {
         assert!(e.to_string().contains("duplicate field `a`"), "{e}");
         let e = serde_json::from_str::<Pair>(r#"{"a":"one"}"#).unwrap_err();
         assert!(e.to_string().contains("expected u8"), "{e}");
+        let e = serde_json::from_str::<Pair>("[1]").unwrap_err();
+        assert!(e.to_string().contains("expected a pair"), "{e}");
         // A repeated unknown name keeps its last value.
         let p: Pair = serde_json::from_str(r#"{"a":1,"q":1,"q":2}"#).unwrap();
         assert_eq!(p.extra["q"], 2);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::de::{Key, KeySeed, required, visit_fields};
+use crate::de::{FromMap, Key, KeySeed, from_map, required, visit_fields};
 
 /// The kind of a download: an MP4 of the video (`default`) or an M4A of its audio (`audio`).
 ///
@@ -285,32 +285,30 @@ pub struct Download {
 
 impl<'de> Deserialize<'de> for Download {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Download;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a download object")
+        from_map(d)
+    }
+}
+
+impl<'de> FromMap<'de> for Download {
+    const EXPECTING: &'static str = "a download object";
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let (mut status, mut percent, mut url) = (None, None, None);
+        let mut extra = Map::new();
+        visit_fields(map, &["status", "percentComplete", "url"], &mut extra, |i, map| {
+            match i {
+                0 => status = Some(map.next_value()?),
+                1 => percent = Some(map.next_value()?),
+                _ => url = map.next_value()?,
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Download, A::Error> {
-                let (mut status, mut percent, mut url) = (None, None, None);
-                let mut extra = Map::new();
-                visit_fields(map, &["status", "percentComplete", "url"], &mut extra, |i, map| {
-                    match i {
-                        0 => status = Some(map.next_value()?),
-                        1 => percent = Some(map.next_value()?),
-                        _ => url = map.next_value()?,
-                    }
-                    Ok(())
-                })?;
-                Ok(Download {
-                    status: required(status, "status")?,
-                    percent_complete: required(percent, "percentComplete")?,
-                    url,
-                    extra,
-                })
-            }
-        }
-        d.deserialize_map(V)
+            Ok(())
+        })?;
+        Ok(Download {
+            status: required(status, "status")?,
+            percent_complete: required(percent, "percentComplete")?,
+            url,
+            extra,
+        })
     }
 }
 
@@ -407,49 +405,47 @@ impl Serialize for Downloads {
 }
 
 impl<'de> Deserialize<'de> for Downloads {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_map(d)
+    }
+}
+
+impl<'de> FromMap<'de> for Downloads {
+    const EXPECTING: &'static str = "an object of downloads by type";
+
     /// Reads the current shape in one pass: `default` and `audio` straight into [`Download`]s,
     /// any other key as JSON first (a download of a type this crate does not know, or an extra
     /// field). The founding document's flat shape is recognised when `status` is a string and
     /// neither `default` nor `audio` is present.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Downloads;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of downloads by type")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Downloads, A::Error> {
-                let mut out = Downloads::default();
-                let mut rest = Map::new();
-                while let Some(key) = map.next_key_seed(KeySeed(&["default", "audio"]))? {
-                    match key {
-                        Key::Field(0) => out.default = Some(map.next_value()?),
-                        Key::Field(_) => out.audio = Some(map.next_value()?),
-                        Key::Other(name) => {
-                            let value = map.next_value()?;
-                            rest.insert(name, value);
-                        }
-                    }
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut out = Downloads::default();
+        let mut rest = Map::new();
+        while let Some(key) = map.next_key_seed(KeySeed(&["default", "audio"]))? {
+            match key {
+                Key::Field(0) => out.default = Some(map.next_value()?),
+                Key::Field(_) => out.audio = Some(map.next_value()?),
+                Key::Other(name) => {
+                    let value = map.next_value()?;
+                    rest.insert(name, value);
                 }
-                let typed = out.default.is_some() || out.audio.is_some();
-                if !typed && rest.get("status").is_some_and(Value::is_string) {
-                    let download = legacy(rest).map_err(A::Error::custom)?;
-                    return Ok(Downloads { default: Some(download), ..Downloads::default() });
-                }
-                for (name, value) in rest {
-                    match Download::deserialize(&value) {
-                        Ok(download) => {
-                            out.other.insert(name, download);
-                        }
-                        Err(_) => {
-                            out.extra.insert(name, value);
-                        }
-                    }
-                }
-                Ok(out)
             }
         }
-        d.deserialize_map(V)
+        let typed = out.default.is_some() || out.audio.is_some();
+        if !typed && rest.get("status").is_some_and(Value::is_string) {
+            let download = legacy(rest).map_err(A::Error::custom)?;
+            return Ok(Downloads { default: Some(download), ..Downloads::default() });
+        }
+        for (name, value) in rest {
+            match Download::deserialize(&value) {
+                Ok(download) => {
+                    out.other.insert(name, download);
+                }
+                Err(_) => {
+                    out.extra.insert(name, value);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

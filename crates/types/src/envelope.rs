@@ -3,14 +3,12 @@
 
 use std::fmt;
 
-use std::marker::PhantomData;
-
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, MapAccess};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::codes::ErrorCode;
-use crate::de::{required, visit_fields};
+use crate::de::{FromMap, from_map, required, visit_fields};
 use crate::download::Downloads;
 
 /// Every Cloudflare API answer: `{success, errors, messages, result}`.
@@ -39,39 +37,32 @@ pub struct Envelope<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Envelope<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Envelope<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a Cloudflare API envelope object")
+        from_map(d)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> FromMap<'de> for Envelope<T> {
+    const EXPECTING: &'static str = "a Cloudflare API envelope object";
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let (mut success, mut errors, mut messages, mut result) = (None, None, None, None);
+        let mut extra = Map::new();
+        visit_fields(map, &["success", "errors", "messages", "result"], &mut extra, |i, map| {
+            match i {
+                0 => success = Some(map.next_value()?),
+                1 => errors = Some(map.next_value()?),
+                2 => messages = Some(map.next_value()?),
+                _ => result = map.next_value()?,
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Envelope<T>, A::Error> {
-                let (mut success, mut errors, mut messages, mut result) = (None, None, None, None);
-                let mut extra = Map::new();
-                visit_fields(
-                    map,
-                    &["success", "errors", "messages", "result"],
-                    &mut extra,
-                    |i, map| {
-                        match i {
-                            0 => success = Some(map.next_value()?),
-                            1 => errors = Some(map.next_value()?),
-                            2 => messages = Some(map.next_value()?),
-                            _ => result = map.next_value()?,
-                        }
-                        Ok(())
-                    },
-                )?;
-                Ok(Envelope {
-                    success: required(success, "success")?,
-                    errors: errors.unwrap_or_default(),
-                    messages: messages.unwrap_or_default(),
-                    result,
-                    extra,
-                })
-            }
-        }
-        d.deserialize_map(V(PhantomData))
+            Ok(())
+        })?;
+        Ok(Self {
+            success: required(success, "success")?,
+            errors: errors.unwrap_or_default(),
+            messages: messages.unwrap_or_default(),
+            result,
+            extra,
+        })
     }
 }
 
@@ -160,36 +151,33 @@ impl ApiMessage {
 
 impl<'de> Deserialize<'de> for ApiMessage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ApiMessage;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a {code, message} object")
+        from_map(d)
+    }
+}
+
+impl<'de> FromMap<'de> for ApiMessage {
+    const EXPECTING: &'static str = "a {code, message} object";
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let (mut code, mut message, mut documentation_url, mut source) = (None, None, None, None);
+        let mut extra = Map::new();
+        let fields = &["code", "message", "documentation_url", "source"];
+        visit_fields(map, fields, &mut extra, |i, map| {
+            match i {
+                0 => code = Some(map.next_value()?),
+                1 => message = Some(map.next_value()?),
+                2 => documentation_url = map.next_value()?,
+                _ => source = map.next_value()?,
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ApiMessage, A::Error> {
-                let (mut code, mut message, mut documentation_url, mut source) =
-                    (None, None, None, None);
-                let mut extra = Map::new();
-                let fields = &["code", "message", "documentation_url", "source"];
-                visit_fields(map, fields, &mut extra, |i, map| {
-                    match i {
-                        0 => code = Some(map.next_value()?),
-                        1 => message = Some(map.next_value()?),
-                        2 => documentation_url = map.next_value()?,
-                        _ => source = map.next_value()?,
-                    }
-                    Ok(())
-                })?;
-                Ok(ApiMessage {
-                    code: required(code, "code")?,
-                    message: required(message, "message")?,
-                    documentation_url,
-                    source,
-                    extra,
-                })
-            }
-        }
-        d.deserialize_map(V)
+            Ok(())
+        })?;
+        Ok(Self {
+            code: required(code, "code")?,
+            message: required(message, "message")?,
+            documentation_url,
+            source,
+            extra,
+        })
     }
 }
 
@@ -217,23 +205,21 @@ pub struct MessageSource {
 
 impl<'de> Deserialize<'de> for MessageSource {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MessageSource;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a {pointer} object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MessageSource, A::Error> {
-                let mut pointer = None;
-                let mut extra = Map::new();
-                visit_fields(map, &["pointer"], &mut extra, |_, map| {
-                    pointer = map.next_value()?;
-                    Ok(())
-                })?;
-                Ok(MessageSource { pointer, extra })
-            }
-        }
-        d.deserialize_map(V)
+        from_map(d)
+    }
+}
+
+impl<'de> FromMap<'de> for MessageSource {
+    const EXPECTING: &'static str = "a {pointer} object";
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let mut pointer = None;
+        let mut extra = Map::new();
+        visit_fields(map, &["pointer"], &mut extra, |_, map| {
+            pointer = map.next_value()?;
+            Ok(())
+        })?;
+        Ok(Self { pointer, extra })
     }
 }
 
