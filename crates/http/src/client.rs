@@ -423,6 +423,11 @@ impl ClientBuilder {
 
     /// The time limit for a whole API call, retries and their backoff included (not for
     /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own).
+    ///
+    /// It is a deadline: no attempt runs past it, and a wait that would end past it (the rate
+    /// limiter's, a backoff, a server's `Retry-After`) is not begun; the call answers at once
+    /// with the error at hand ([`crate::ErrorKind::Timeout`] for the limiter, with
+    /// [`crate::Error::retry_after`] telling when the next request would be allowed).
     #[must_use]
     pub fn operation_timeout(mut self, d: Duration) -> Self {
         self.operation_timeout = Some(Some(d));
