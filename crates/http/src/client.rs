@@ -265,13 +265,6 @@ impl Client {
             if !err.is_retryable() || attempt >= i.retry.max_attempts {
                 return Err(err);
             }
-            let cost =
-                if err.kind() == ErrorKind::Timeout { TIMEOUT_RETRY_COST } else { RETRY_COST };
-            if !i.bucket.try_acquire(cost) {
-                tracing::debug!("retry token bucket is empty: not retrying");
-                return Err(err);
-            }
-            taken += cost;
             let delay = match err.retry_after() {
                 Some(hint) => hint.min(MAX_SERVER_DELAY),
                 None => i.retry.backoff(attempt),
@@ -279,9 +272,17 @@ impl Client {
             if let Some(d) = deadline
                 && tokio::time::Instant::now() + delay >= d
             {
-                // Waiting would only run into the operation timeout: answer now.
+                // Waiting would only run into the operation timeout: answer now, without
+                // taking tokens for a retry that will not happen.
                 return Err(err);
             }
+            let cost =
+                if err.kind() == ErrorKind::Timeout { TIMEOUT_RETRY_COST } else { RETRY_COST };
+            if !i.bucket.try_acquire(cost) {
+                tracing::debug!("retry token bucket is empty: not retrying");
+                return Err(err);
+            }
+            taken += cost;
             let reason = err.to_string();
             tracing::debug!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, reason = %reason, "retrying");
             i.reporter.retrying(endpoint.operation(), attempt + 1, delay, &reason);
@@ -607,6 +608,35 @@ fn parse_base_url(s: &str) -> Result<Url, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// Real time: in paused time the attempt timer could fire while wiremock's thread answers.
+    #[tokio::test]
+    async fn waits_past_the_deadline_take_no_retry_tokens() {
+        let server = MockServer::start().await;
+        let throttled = ResponseTemplate::new(429)
+            .insert_header("retry-after", "30")
+            .set_body_string(r#"{"success":false,"errors":[{"code":10429,"message":"slow down"}],"messages":[],"result":null}"#);
+        Mock::given(any()).respond_with(throttled).mount(&server).await;
+        let client = Client::builder()
+            .credentials(Credentials::token("t"))
+            .base_url(format!("{}/client/v4", server.uri()))
+            .operation_timeout(Duration::from_secs(5))
+            .retry(RetryConfig::default().token_bucket(10))
+            .build()
+            .unwrap();
+        let account = "023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap();
+        let video = "ea95132c15732412d22c1476fa83f27a".parse().unwrap();
+        // The server asks for 30 s, past the 5 s deadline: answered at once.
+        let e = client.downloads(&account).list(&video).await.unwrap_err();
+        assert_eq!(e.status(), Some(429), "{e}");
+        // Every clone is now held for 30 s by the limiter: also answered at once.
+        let e = client.clone().downloads(&account).list(&video).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert_eq!(client.inner.bucket.available(), 10, "no retry happened, none was paid for");
+    }
 
     #[test]
     fn base_urls_are_checked() {
