@@ -276,7 +276,7 @@ pub struct Download {
     #[serde(rename = "percentComplete")]
     pub percent_complete: PercentComplete,
     /// Where the file is served (present once known; fetchable once `ready`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<Url>,
     /// Fields this crate does not model, kept as the server sent them.
     #[serde(flatten)]

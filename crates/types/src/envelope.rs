@@ -23,10 +23,8 @@ pub struct Envelope<T> {
     /// Whether the call succeeded.
     pub success: bool,
     /// Why the call failed (non-empty on failure).
-    #[serde(default)]
     pub errors: Vec<ApiMessage>,
     /// Informational messages.
-    #[serde(default)]
     pub messages: Vec<ApiMessage>,
     /// The payload: present on success, `null` on failure.
     pub result: Option<T>,
@@ -114,10 +112,10 @@ pub struct ApiMessage {
     /// What happened, in words.
     pub message: String,
     /// Where to read more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
     /// Which part of the request is at fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<MessageSource>,
     /// Fields this crate does not model, kept as the server sent them.
     #[serde(flatten)]
@@ -196,7 +194,7 @@ impl fmt::Display for ApiMessage {
 #[non_exhaustive]
 pub struct MessageSource {
     /// Which part of the request is at fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
     /// Fields this crate does not model.
     #[serde(flatten)]
