@@ -130,10 +130,11 @@ impl Client {
             // The wait as a retry hint: the retry loop sees it ends past the deadline and stops.
             return Err(Error::new(
                 ErrorKind::Timeout,
+                // Only a deadline refuses a wait, and only an operation timeout sets one.
                 format!(
                     "the rate limit allows the next request in {wait:?}, past the operation \
-                     timeout{}",
-                    shown(i.operation_timeout)
+                     timeout of {:?}",
+                    i.operation_timeout.unwrap_or_default()
                 ),
             )
             .with_retry_after(Some(wait)));
@@ -289,11 +290,6 @@ impl Client {
             tokio::time::sleep(delay).await;
         }
     }
-}
-
-/// " of 2m" for a set operation timeout, nothing otherwise (for messages).
-fn shown(t: Option<Duration>) -> String {
-    t.map(|t| format!(" of {t:?}")).unwrap_or_default()
 }
 
 /// What a call's span records once it is over (atomics: the call's future must stay `Send`).
