@@ -108,7 +108,7 @@ impl Downloads {
             Downloads::List(a) => &a.batch,
             Downloads::Create(a) | Downloads::Delete(a) => &a.batch,
             Downloads::Wait(a) => &a.batch,
-            Downloads::Fetch(a) => &a.batch,
+            Downloads::Fetch(a) => &a.wait.batch,
         }
     }
 
@@ -220,21 +220,16 @@ pub(crate) struct WaitArgs {
     pub(crate) batch: BatchArgs,
     #[command(flatten)]
     pub(crate) kind: TypeArg,
-    /// Give up on a video that is not ready after this long (e.g. 90s, 10m, 1h)
+    /// Give up on a video whose download is not ready after this long (e.g. 90s, 10m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
 }
 
-/// `downloads fetch`
+/// `downloads fetch`: what `wait` takes, then where to write.
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
     #[command(flatten)]
-    pub(crate) batch: BatchArgs,
-    #[command(flatten)]
-    pub(crate) kind: TypeArg,
-    /// Give up on a video whose download is not ready after this long
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub(crate) timeout: Duration,
+    pub(crate) wait: WaitArgs,
     /// Where to write: a directory (files are named VIDEO.mp4 / VIDEO.m4a) or, for one
     /// video, a file path
     #[arg(short, long, value_name = "DIR|FILE", default_value = ".")]

@@ -155,8 +155,8 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
         Downloads::Delete(a) => Op::Delete(a.kind.download_type.clone()),
         Downloads::Wait(a) => Op::Wait(a.kind.download_type.clone(), a.timeout),
         Downloads::Fetch(a) => Op::Fetch(FetchPlan {
-            download_type: a.kind.download_type.clone(),
-            timeout: a.timeout,
+            download_type: a.wait.kind.download_type.clone(),
+            timeout: a.wait.timeout,
             target: Target::resolve(&a.output, selection.videos.len())?,
             filename: a.filename.clone(),
             overwrite: a.overwrite,

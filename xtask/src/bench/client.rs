@@ -121,12 +121,7 @@ fn measure(shared_thread: bool, calls: u32) -> anyhow::Result<Measured> {
         None => rt.block_on(start)?,
     };
     let account = emulator.account();
-    let video = emulator
-        .videos()
-        .into_iter()
-        .find(|v| v.ready_to_stream)
-        .context("the demo seed has no video ready to stream")?
-        .id;
+    let video = emulator.ready_video().context("the demo seed has no video ready to stream")?;
     let base = emulator.base_url();
     let result = rt.block_on(async {
         let client = Client::builder()

@@ -64,12 +64,7 @@ pub(crate) fn run(connections: usize, measure: Duration) -> anyhow::Result<Row> 
         Emulator::builder().progress(Progress::Instant).rate_limit(RateLimit::disabled()).start(),
     )?;
     let account = emulator.account();
-    let video = emulator
-        .videos()
-        .into_iter()
-        .find(|v| v.ready_to_stream)
-        .context("the demo seed has no video ready to stream")?
-        .id;
+    let video = emulator.ready_video().context("the demo seed has no video ready to stream")?;
     let path = format!("/client/v4{}", Endpoint::list(&account, &video).path());
     let addr = emulator.addr();
     note(format_args!(

@@ -184,12 +184,7 @@ fn measure_both(
     runs: u32,
 ) -> anyhow::Result<(Run, Option<Run>)> {
     let account = emulator.account();
-    let video = emulator
-        .videos()
-        .into_iter()
-        .find(|v| v.ready_to_stream)
-        .context("the demo seed has no video ready to stream")?
-        .id;
+    let video = emulator.ready_video().context("the demo seed has no video ready to stream")?;
     let url = rt.block_on(async {
         let client = Client::builder()
             .credentials(Credentials::token(DEMO_TOKEN))
