@@ -39,11 +39,14 @@ pub mod catalogue;
 mod error;
 pub mod generate;
 pub mod proxy;
+mod record;
 mod report;
 mod runner;
+mod scenarios;
+mod transport;
 mod validate;
 
-pub use catalogue::{CheckInfo, CheckKind, catalogue};
+pub use catalogue::{Check, CheckInfo, CheckKind, catalogue};
 pub use error::{Error, ErrorKind};
 pub use proxy::{ProxyOptions, ProxySummary, RunningProxy, proxy};
 pub use report::{CheckResult, Counts, Outcome, Report};
