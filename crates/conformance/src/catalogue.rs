@@ -333,6 +333,12 @@ pub fn catalogue() -> Vec<CheckInfo> {
     CATALOGUE.to_vec()
 }
 
+/// The catalogue as `--list` prints it: one line per check, name then description.
+pub fn render_list() -> String {
+    let width = CATALOGUE.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    CATALOGUE.iter().map(|c| format!("{:width$}  {}\n", c.name, c.description)).collect()
+}
+
 /// The catalogue entry named `name`.
 pub(crate) fn find(name: &str) -> Option<&'static CheckInfo> {
     Check::from_name(name).map(Check::info)
@@ -367,5 +373,8 @@ mod tests {
             assert_eq!(Check::from_name(check.name()), Some(*check));
         }
         assert_eq!(Check::from_name("no_such_check"), None);
+        let list = render_list();
+        assert_eq!(list.lines().count(), CATALOGUE.len());
+        assert!(list.starts_with("status_documented  "), "{list}");
     }
 }

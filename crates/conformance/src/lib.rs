@@ -49,6 +49,6 @@ mod validate;
 pub use catalogue::{Check, CheckInfo, CheckKind, catalogue};
 pub use error::{Error, ErrorKind};
 pub use proxy::{ProxyOptions, ProxySummary, RunningProxy, proxy};
-pub use report::{CheckResult, Counts, Outcome, Report};
+pub use report::{CheckResult, Counts, Outcome, Report, ReportFile, ReportFormat};
 pub use runner::{Reporter, RunOptions, Target, run};
 pub use validate::{Validator, Violation};
