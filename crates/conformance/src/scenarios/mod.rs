@@ -107,8 +107,10 @@ impl Ctx<'_> {
         self.target.videos.first().map_or(PLACEHOLDER_VIDEO, VideoId::as_str).to_owned()
     }
 
+    /// The downloads path of `video`, from raw strings (probes send ids no type would
+    /// accept), rendered by the types' one path renderer.
     fn downloads_path(&self, account: &str, video: &str) -> String {
-        format!("/accounts/{account}/stream/{video}/downloads")
+        Operation::List.render(account, video, None)
     }
 
     fn wants(&self, check: Check) -> bool {

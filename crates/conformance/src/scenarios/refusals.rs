@@ -93,7 +93,11 @@ impl Ctx<'_> {
                 Check::UnknownRouteFailure,
                 vec![
                     get(
-                        format!("/accounts/{account}/stream/{video}/no-such-route"),
+                        // The downloads path with its last segment edited.
+                        format!(
+                            "{}/no-such-route",
+                            path.strip_suffix("/downloads").unwrap_or(&path)
+                        ),
                         None,
                         Auth::Given,
                         "unknown route",
@@ -135,7 +139,7 @@ impl Ctx<'_> {
             return;
         }
         let mut rec = Rec::new(Check::DownloadTypeUnknownRejected);
-        let p = format!("{}/{UNKNOWN_TYPE}", self.downloads_path(account, video));
+        let p = Operation::CreateType.render(account, video, Some(UNKNOWN_TYPE));
         self.expect_failure(
             &mut rec,
             Method::POST,
