@@ -129,6 +129,16 @@ impl Ctx<'_> {
                 }
             };
             if let Some(now) = snapshot {
+                // `list` kept `now` as the newest of the history: anything before it that
+                // showed a download means the downloads vanished, which progress_monotone
+                // judges below, rather than there being nothing to follow.
+                let earlier = &self.history[..self.history.len().saturating_sub(1)];
+                let vanished = earlier.iter().any(|s| !s.is_empty());
+                if first && now.is_empty() && vanished {
+                    term.skip = Some("every download vanished before it ended".to_owned());
+                    last = Some(now);
+                    break;
+                }
                 if first && now.is_empty() {
                     let reason = if self.target.writes_allowed() {
                         "no download to follow: creating one failed"
