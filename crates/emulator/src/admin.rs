@@ -15,10 +15,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::read_body;
 use crate::auth;
 use crate::error::{Error, ErrorKind};
 use crate::faults::Faults;
+use crate::input::{MAX_ADMIN_BODY, read_body};
 use crate::respond::{self, failure, failure_at};
 use crate::seed::DEFAULT_DURATION_SECS;
 use crate::shared::{Admin, Shared};
@@ -43,7 +43,7 @@ async fn require_auth(State(shared): State<Arc<Shared>>, req: Request, next: Nex
 }
 
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
-    let bytes = read_body(body, 1024 * 1024).await?;
+    let bytes = read_body(body, MAX_ADMIN_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         failure_at(
             StatusCode::BAD_REQUEST,
@@ -72,7 +72,7 @@ fn admin(shared: Arc<Shared>) -> Admin {
 }
 
 fn account_or_first(shared: &Shared, account: Option<AccountId>) -> Option<AccountId> {
-    account.or_else(|| shared.store().accounts.first().map(|a| a.id.clone()))
+    account.or_else(|| shared.store().accounts().first().map(|a| a.id.clone()))
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> Response {

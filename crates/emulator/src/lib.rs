@@ -104,13 +104,17 @@ mod admin;
 mod api;
 mod auth;
 mod config;
+mod conn;
 mod content;
 mod error;
 pub mod faults;
 mod files;
+mod input;
+mod model;
 mod persist;
 mod ratelimit;
 mod respond;
+mod router;
 pub mod seed;
 mod server;
 mod shared;
@@ -283,18 +287,12 @@ impl EmulatorBuilder {
         let total = self.progress.duration();
         let persist = self.state_file.map(|p| Arc::new(Persister::new(p)));
         let store = match persist.as_ref().map(|p| p.load()).transpose()?.flatten() {
-            Some(file) => {
-                Store::from_file(file, total, origin.clone(), tokio::time::Instant::now()).map_err(
-                    |e| {
-                        let path = persist
-                            .as_ref()
-                            .map(|p| p.path().display().to_string())
-                            .unwrap_or_default();
-                        Error::new(e.kind(), format!("invalid state file '{path}': {e}"))
-                    },
-                )?
-            }
-            None => Store::from_seed(&self.seed, total, origin.clone()),
+            Some(file) => Store::from_file(file, total, origin.clone()).map_err(|e| {
+                let path =
+                    persist.as_ref().map(|p| p.path().display().to_string()).unwrap_or_default();
+                Error::new(e.kind(), format!("invalid state file '{path}': {e}"))
+            })?,
+            None => Store::new(self.seed.raw_accounts().to_vec(), total, origin.clone()),
         };
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
@@ -322,7 +320,7 @@ impl EmulatorBuilder {
             }
         }
         let (shutdown, rx) = watch::channel(false);
-        let app = server::app(shared.clone());
+        let app = router::app(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, shared.clone(), rx));
         tracing::info!(%origin, "cfstream emulator listening");
         Ok(RunningEmulator { addr, origin, shared, shutdown, task: Some(task) })
@@ -357,7 +355,7 @@ impl RunningEmulator {
     /// The first account (the demo account with the default seed).
     pub fn account(&self) -> AccountId {
         let store = self.shared.store();
-        match store.accounts.first() {
+        match store.accounts().first() {
             Some(a) => a.id.clone(),
             // A store always has an account (seeds and state files are checked); the demo
             // account is the least surprising answer if that ever changed.

@@ -26,7 +26,7 @@ impl Persister {
     }
 
     /// The saved state, or `None` if the file does not exist yet.
-    pub(crate) fn load(&self) -> Result<Option<StateFile>, Error> {
+    pub(crate) fn load(&self) -> Result<Option<StateFile<'static>>, Error> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

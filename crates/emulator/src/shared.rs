@@ -63,7 +63,7 @@ impl Shared {
     /// a change, so versions and contents agree.
     pub(crate) fn snapshot(&self, store: &Store) -> Option<Snapshot> {
         self.persist.as_ref()?;
-        match serde_json::to_vec_pretty(&store.to_file(Instant::now())) {
+        match serde_json::to_vec_pretty(&store.to_file()) {
             Ok(bytes) => Some((store.version, bytes)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialize the state");
@@ -195,7 +195,7 @@ impl Admin {
     pub fn reset(&self) {
         let snap = {
             let mut store = self.shared.store();
-            store.reset(&self.shared.seed);
+            store.reset(self.shared.seed.raw_accounts());
             self.shared.snapshot(&store)
         };
         self.shared.save_blocking(snap);
