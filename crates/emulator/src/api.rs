@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
+use cfstream_types::endpoint::PathParams;
 use cfstream_types::{
     AccountId, DownloadType, ErrorCode, IdError, IdRule, Method, Operation, VideoId,
 };
@@ -16,15 +17,6 @@ use crate::input::{MAX_BODY, read_body};
 use crate::respond::{self, failure, failure_at};
 use crate::shared::Shared;
 use crate::state::Missing;
-
-/// The path parameters of a matched operation, raw (ids are hex, so they never need
-/// percent-decoding: an encoded id is an invalid one).
-#[derive(Debug, Default)]
-pub(crate) struct Params<'a> {
-    pub(crate) account_id: &'a str,
-    pub(crate) identifier: &'a str,
-    pub(crate) download_type: Option<&'a str>,
-}
 
 /// The error for an id parameter that is too long (400), or the kind of lookup failure an
 /// invalid id of valid length amounts to.
@@ -57,7 +49,7 @@ fn unknown_video(account: &str, video: &str) -> Response {
 pub(crate) async fn operate(
     shared: &Arc<Shared>,
     op: Operation,
-    params: &Params<'_>,
+    params: &PathParams<'_>,
     body: Body,
 ) -> Response {
     let account = AccountId::new(params.account_id);

@@ -9,12 +9,13 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use cfstream_types::endpoint::match_path;
 use cfstream_types::{ErrorCode, Method, Operation};
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::api::{self, Params};
+use crate::api;
 use crate::conn::ConnControl;
 use crate::faults::{self, FaultRoute};
 use crate::input::{MAX_HEADERS, MAX_URI};
@@ -116,77 +117,37 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     res
 }
 
-/// Matches `segments` against a template like `/accounts/{account_id}/...`.
-fn match_template<'a>(template: &str, segments: &[&'a str]) -> Option<Params<'a>> {
-    let parts: Vec<&str> = template.split('/').skip(1).collect();
-    if parts.len() != segments.len() {
-        return None;
-    }
-    let mut params = Params::default();
-    for (part, seg) in parts.iter().zip(segments) {
-        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(_) if seg.is_empty() => return None,
-            Some("account_id") => params.account_id = seg,
-            Some("identifier") => params.identifier = seg,
-            Some("download_type") => params.download_type = Some(seg),
-            None if part == seg => {}
-            // Another parameter name, or a literal segment that differs.
-            Some(_) | None => return None,
-        }
-    }
-    Some(params)
-}
-
-fn api_method(m: &http::Method) -> Option<Method> {
-    match *m {
-        http::Method::GET | http::Method::HEAD => Some(Method::Get),
-        http::Method::POST => Some(Method::Post),
-        http::Method::DELETE => Some(Method::Delete),
-        _ => None,
-    }
-}
-
 /// Route, method, credentials, faults, then the operation.
 async fn route_api(
     shared: &Arc<Shared>,
     req: Request,
     control: Option<Arc<ConnControl>>,
 ) -> Response {
-    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     let rel = match path.strip_prefix(PREFIX) {
         Some(rest) if rest.starts_with('/') => rest,
-        _ => &path,
+        _ => path,
     };
-    let segments: Vec<&str> = rel.split('/').skip(1).collect();
-    let matched: Vec<(Operation, Params<'_>)> = Operation::ALL
-        .into_iter()
-        .filter_map(|op| match_template(op.path_template(), &segments).map(|p| (op, p)))
-        .collect();
-    if matched.is_empty() {
-        return respond::no_route();
-    }
-    let method = api_method(req.method());
-    let Some((op, params)) = matched.into_iter().find(|(op, _)| Some(op.method()) == method) else {
-        let typed = Operation::ALL
-            .into_iter()
-            .filter(|op| match_template(op.path_template(), &segments).is_some());
+    let Some((op, params)) = Operation::match_request(parts.method.as_str(), rel) else {
+        let Some(params) = match_path(rel) else { return respond::no_route() };
         let mut allowed = Vec::new();
-        for op in typed {
+        for op in Operation::allowed(params.typed()) {
             match op.method() {
                 Method::Get => allowed.extend(["GET", "HEAD"]),
                 other => allowed.push(other.as_str()),
             }
         }
-        return respond::method_not_allowed(req.method(), &allowed);
+        return respond::method_not_allowed(&parts.method, &allowed);
     };
 
     // Credentials come before faults: an injected fault may turn an answer into garbage, but
     // it must never let a request without valid credentials get a 2XX.
-    if let Err(denied) = auth::check(req.headers(), &shared.credentials) {
+    if let Err(denied) = auth::check(&parts.headers, &shared.credentials) {
         return denied.response();
     }
     let fault = faults::draw(&shared.faults, FaultRoute::Api(op));
-    faults::apply(&fault, control, api::operate(shared, op, &params, req.into_body())).await
+    faults::apply(&fault, control, api::operate(shared, op, &params, body)).await
 }
 
 #[cfg(test)]
@@ -194,30 +155,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn templates_match_by_segment() {
-        let segs = |p: &'static str| p.split('/').skip(1).collect::<Vec<_>>();
-        let p = match_template(
-            Operation::List.path_template(),
-            &segs("/accounts/a/stream/b/downloads"),
-        )
-        .unwrap();
+    fn the_api_is_matched_by_segment() {
+        let p = match_path("/accounts/a/stream/b/downloads").unwrap();
         assert_eq!((p.account_id, p.identifier, p.download_type), ("a", "b", None));
-        let p = match_template(
-            Operation::CreateType.path_template(),
-            &segs("/accounts/a/stream/b/downloads/audio"),
-        )
-        .unwrap();
-        assert_eq!(p.download_type, Some("audio"));
+        let (op, p) =
+            Operation::match_request("POST", "/accounts/a/stream/b/downloads/audio").unwrap();
+        assert_eq!((op, p.download_type), (Operation::CreateType, Some("audio")));
         for miss in [
             "/accounts//stream/b/downloads",
             "/accounts/a/stream/b/downloads/",
             "/accounts/a/streams/b/downloads",
             "/",
         ] {
-            assert!(
-                match_template(Operation::List.path_template(), &segs(miss)).is_none(),
-                "{miss}"
-            );
+            assert!(match_path(miss).is_none(), "{miss}");
         }
     }
 }
