@@ -101,41 +101,29 @@ pub(crate) async fn operate(
             Err(m) => missing(m),
         },
         Operation::Create | Operation::CreateType => {
-            let (result, snap) = {
-                let mut store = shared.store();
-                let result = store.create(&account, &video, &t, now);
-                let snap = match &result {
-                    Ok(Some((true, _))) => shared.snapshot(&store),
-                    _ => None,
-                };
-                (result, snap)
-            };
-            shared.save(snap).await;
+            let (a, v) = (account.clone(), video.clone());
+            let result = shared.change_async(move |store| store.create(&a, &v, &t, now)).await;
             match result {
-                Ok(Some((_, d))) => respond::success(d),
-                Ok(None) => failure(
+                Ok(Ok(Some((_, d)))) => respond::success(d),
+                Ok(Ok(None)) => failure(
                     StatusCode::CONFLICT,
                     ErrorCode::VideoNotReady,
                     format!(
                         "video '{video}' is not ready to stream yet: a download can be created once it is"
                     ),
                 ),
-                Err(m) => missing(m),
+                Ok(Err(m)) => missing(m),
+                Err(e) => respond::not_saved(&e),
             }
         }
         Operation::Delete | Operation::DeleteType => {
-            let (result, snap) = {
-                let mut store = shared.store();
-                let result = store.delete(&account, &video, &t);
-                let snap = if matches!(result, Ok(true)) { shared.snapshot(&store) } else { None };
-                (result, snap)
-            };
-            shared.save(snap).await;
-            match result {
+            let (a, v) = (account.clone(), video.clone());
+            match shared.change_async(move |store| store.delete(&a, &v, &t)).await {
                 // Deleting a download that does not exist is harmless: "ok", as a repeated
                 // DELETE must be (idempotent).
-                Ok(_) => respond::success("ok"),
-                Err(m) => missing(m),
+                Ok(Ok(_)) => respond::success("ok"),
+                Ok(Err(m)) => missing(m),
+                Err(e) => respond::not_saved(&e),
             }
         }
         _ => respond::no_route(),

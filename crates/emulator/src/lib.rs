@@ -87,13 +87,18 @@
 //! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
 //!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
 //!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected
-//!   5XX faults are emulator-only too).
+//!   5XX faults, and for a change the state file cannot take, are emulator-only too).
 //! - Each request is logged on a `request` span (`method`, `path`) with an `answered` event
 //!   (`status`, `latency_ms`) at INFO; credentials are never logged.
-//! - State file ([`EmulatorBuilder::state_file`]): loaded at start if it exists (the seed is
-//!   then only what [`Admin::reset`] returns to), rewritten atomically after every change and
-//!   at shutdown. In-progress downloads resume where they were; progress pauses while the
-//!   emulator is down.
+//! - State file ([`EmulatorBuilder::state_file`]): locked for the emulator's life (a second
+//!   emulator on the same file refuses to start: [`ErrorKind::StateInUse`]); loaded at start if
+//!   it exists (the seed is then only what [`Admin::reset`] returns to; a file with an account,
+//!   or a video in an account, twice is refused; temporary files of an interrupted save are
+//!   removed); rewritten atomically after every change, before the change is answered, and at
+//!   shutdown. A change that cannot be saved (disk full, permissions) is undone and answered
+//!   503 code 10503: the one 5XX that is not an injected fault. In-progress downloads resume
+//!   where they were plus the time the emulator was down (the file records when it was
+//!   written), so progress never goes down across a restart, even after a `kill -9`.
 //!
 //! # Crate features
 //!
@@ -285,7 +290,7 @@ impl EmulatorBuilder {
         let addr = SocketAddr::new(host, local.port());
         let origin = format!("http://{addr}");
         let total = self.progress.duration();
-        let persist = self.state_file.map(|p| Arc::new(Persister::new(p)));
+        let persist = self.state_file.map(Persister::open).transpose()?.map(Arc::new);
         let store = match persist.as_ref().map(|p| p.load()).transpose()?.flatten() {
             Some(file) => Store::from_file(file, total, origin.clone()).map_err(|e| {
                 let path =
@@ -304,6 +309,7 @@ impl EmulatorBuilder {
             file_size: self.file_size,
             progress: self.progress,
             persist,
+            writer: Mutex::new(()),
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
         });

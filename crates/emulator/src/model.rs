@@ -1,8 +1,8 @@
 //! The one shape of an account and its videos, shared by the seed, the live store and the state
 //! file, and [`VideoInfo`], the public view of a video.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cfstream_types::{AccountId, DownloadStatus, DownloadType, PercentComplete, VideoId};
 use serde::{Deserialize, Serialize};
@@ -138,13 +138,30 @@ pub(crate) fn running_view(
     (DownloadStatus::InProgress, percent)
 }
 
-/// A download as the state file holds it: a running one as the time it has been generating,
-/// measured when the snapshot is taken.
+/// A download as the state file holds it. A running one is the time it had been generating
+/// when the snapshot was taken, and when that was by the wall clock: a restarted emulator adds
+/// the time it was down, so progress never goes down across a restart, not even after a
+/// `kill -9` long after the last save.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum SavedDownload {
-    Running { elapsed_ms: u64 },
-    Fixed { status: DownloadStatus, percent: PercentComplete },
+    Running {
+        elapsed_ms: u64,
+        /// Milliseconds since the Unix epoch when `elapsed_ms` was measured (absent in files of
+        /// older emulators, which then resume from `elapsed_ms`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_unix_ms: Option<u64>,
+    },
+    Fixed {
+        status: DownloadStatus,
+        percent: PercentComplete,
+    },
+}
+
+/// Milliseconds since the Unix epoch now (0 for a clock before it).
+fn unix_ms_now() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl From<DownloadState> for SavedDownload {
@@ -153,6 +170,7 @@ impl From<DownloadState> for SavedDownload {
             DownloadState::Running { .. } => SavedDownload::Running {
                 elapsed_ms: u64::try_from(d.elapsed(Instant::now()).as_millis())
                     .unwrap_or(u64::MAX),
+                at_unix_ms: Some(unix_ms_now()),
             },
             DownloadState::Fixed { status, percent } => SavedDownload::Fixed { status, percent },
         }
@@ -162,13 +180,38 @@ impl From<DownloadState> for SavedDownload {
 impl From<SavedDownload> for DownloadState {
     fn from(d: SavedDownload) -> Self {
         match d {
-            SavedDownload::Running { elapsed_ms } => DownloadState::Running {
-                started: Instant::now(),
-                offset: Duration::from_millis(elapsed_ms),
-            },
+            SavedDownload::Running { elapsed_ms, at_unix_ms } => {
+                // A wall clock set back since the save adds nothing (never a negative time).
+                let down = at_unix_ms.map_or(0, |at| unix_ms_now().saturating_sub(at));
+                DownloadState::Running {
+                    started: Instant::now(),
+                    offset: Duration::from_millis(elapsed_ms.saturating_add(down)),
+                }
+            }
             SavedDownload::Fixed { status, percent } => DownloadState::Fixed { status, percent },
         }
     }
+}
+
+/// Refuses an account that appears twice, or a video twice in one account, naming it and
+/// `place` ("the seed", "the state file").
+pub(crate) fn check_unique(accounts: &[Account], place: &str) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for account in accounts {
+        if !seen.insert(&account.id) {
+            return Err(format!("account '{}' appears twice in {place}", account.id));
+        }
+        let mut videos = HashSet::new();
+        for video in &account.videos {
+            if !videos.insert(&video.id) {
+                return Err(format!(
+                    "video '{}' appears twice in account '{}'",
+                    video.id, account.id
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -189,5 +232,22 @@ mod tests {
         assert_eq!(running_view(Duration::from_millis(1500), total).1.get(), 50.0);
         assert_eq!(running_view(Duration::from_millis(1), total).1.get(), 0.0);
         assert_eq!(running_view(Duration::ZERO, Duration::ZERO).0, DownloadStatus::Ready);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_saved_running_download_resumes_with_the_time_it_was_down() {
+        let saved: SavedDownload = serde_json::from_value(serde_json::json!({
+            "state": "running", "elapsed_ms": 1000, "at_unix_ms": unix_ms_now() - 60_000
+        }))
+        .unwrap();
+        let elapsed = DownloadState::from(saved).elapsed(Instant::now());
+        // 1 s before the save, 60 s down (plus the few ms this test takes).
+        assert!(elapsed >= Duration::from_secs(61), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(70), "{elapsed:?}");
+        // A file of an older emulator resumes from elapsed_ms; a clock set back adds nothing.
+        for at in [None, Some(unix_ms_now() + 3_600_000)] {
+            let saved = SavedDownload::Running { elapsed_ms: 1000, at_unix_ms: at };
+            assert_eq!(DownloadState::from(saved).elapsed(Instant::now()), Duration::from_secs(1));
+        }
     }
 }

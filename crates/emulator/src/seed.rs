@@ -23,7 +23,6 @@
 //! only once per account; the first account is the one [`crate::RunningEmulator::account`]
 //! returns.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use cfstream_types::{AccountId, VideoId};
@@ -150,22 +149,10 @@ impl Seed {
         if self.accounts.is_empty() {
             return Err(Error::new(ErrorKind::InvalidSeed, "seed has no account"));
         }
-        let mut accounts = HashSet::new();
+        crate::model::check_unique(&self.accounts, "the seed")
+            .map_err(|e| Error::new(ErrorKind::InvalidSeed, e))?;
         for account in &self.accounts {
-            if !accounts.insert(&account.id) {
-                return Err(Error::new(
-                    ErrorKind::InvalidSeed,
-                    format!("account '{}' appears twice in the seed", account.id),
-                ));
-            }
-            let mut videos = HashSet::new();
             for video in &account.videos {
-                if !videos.insert(&video.id) {
-                    return Err(Error::new(
-                        ErrorKind::InvalidSeed,
-                        format!("video '{}' appears twice in account '{}'", video.id, account.id),
-                    ));
-                }
                 if !video.downloads.is_empty() {
                     return Err(Error::new(
                         ErrorKind::InvalidSeed,

@@ -55,7 +55,7 @@ fn index_of(accounts: &[Account]) -> Index {
 }
 
 /// Every account, video and download, plus what turns them into API bodies.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     accounts: Vec<Account>,
     index: Index,
@@ -334,6 +334,7 @@ impl Store {
             )));
         }
         let accounts = file.accounts.into_owned();
+        crate::model::check_unique(&accounts, "the state file").map_err(invalid)?;
         for v in accounts.iter().flat_map(|a| &a.videos) {
             if let Some(t) = v.downloads.keys().find(|t| t.file_name().is_none()) {
                 return Err(invalid(format!("invalid download type '{t}' in the state file")));
