@@ -160,11 +160,11 @@ fn remove_stale_temporaries(path: &Path) {
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => tracing::info!(file = %file_name, "removed a stale temporary state file"),
-                Err(e) => {
-                    tracing::warn!(file = %file_name, error = %e, "cannot remove a stale temporary state file")
-                }
+            let removed = std::fs::remove_file(entry.path());
+            if let Err(e) = removed {
+                tracing::warn!(file = %file_name, error = %e, "cannot remove a stale temporary file");
+            } else {
+                tracing::info!(file = %file_name, "removed a stale temporary state file");
             }
         }
     }
