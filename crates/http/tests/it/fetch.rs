@@ -192,6 +192,36 @@ async fn a_short_body_fails_and_keeps_only_the_part_file() {
 }
 
 #[tokio::test]
+async fn transfer_retries_follow_the_clients_policy_and_are_reported() {
+    let file = file_of(40_000);
+    let srv = FileServer::start(file.clone(), vec![Script::ShortBody(100)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    // A bucket with tokens for one retry: the transfer pays for its retries like API calls do.
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .retry(
+            RetryConfig::default()
+                .max_attempts(5)
+                .token_bucket(9)
+                .jitter(|_| std::time::Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+    let rec = Recorder::new();
+    let e = c
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().reporter(rec.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Dispatch, "{e}");
+    assert_eq!(e.attempts(), 2, "the bucket paid for one retry only");
+    assert_eq!(srv.heads().len(), 2);
+    let retries: Vec<Event> =
+        rec.events().into_iter().filter(|e| matches!(e, Event::FetchRetrying(..))).collect();
+    assert_eq!(retries, [Event::FetchRetrying(2, std::time::Duration::ZERO)]);
+}
+
+#[tokio::test]
 async fn filename_is_validated_sent_and_used() {
     let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
     let dir = tempfile::tempdir().unwrap();

@@ -110,6 +110,7 @@ pub(crate) enum Event {
     Progress(u64),
     Finished(u64),
     Retrying(Operation, u32, Duration),
+    FetchRetrying(u32, Duration),
 }
 
 /// A reporter that records every event, with an optional hook on progress.
@@ -163,6 +164,9 @@ impl Reporter for Recorder {
     }
     fn retrying(&self, operation: Operation, attempt: u32, delay: Duration, _reason: &str) {
         self.events.lock().unwrap().push(Event::Retrying(operation, attempt, delay));
+    }
+    fn fetch_retrying(&self, attempt: u32, delay: Duration, _reason: &str) {
+        self.events.lock().unwrap().push(Event::FetchRetrying(attempt, delay));
     }
 }
 
