@@ -1,11 +1,13 @@
 //! Where a fetched file goes: the parts of the file URL, the final path inside the chosen
-//! directory, and the `.part` file beside it.
+//! directory, the `.part` file beside it, and the checks that fetch only ever writes regular
+//! files (a symbolic link, FIFO or device at either path is refused, never followed).
 
+use std::fs::FileType;
 use std::path::{Component, Path, PathBuf};
 
 use cfstream_types::{DownloadType, VideoId};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// What the file URL says: `.../<video>/downloads/<type>.<ext>`.
 #[derive(Debug, PartialEq)]
@@ -68,6 +70,83 @@ pub(crate) fn part_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Whether `path` holds a regular file (`true`) or nothing (`false`); anything else (a
+/// symbolic link, whatever it points to, a directory, a FIFO, a device, a socket) is an
+/// [`ErrorKind::NotRegularFile`] error naming the path and what it is.
+pub(crate) async fn regular_or_absent(path: &Path) -> Result<bool, Error> {
+    match tokio::fs::symlink_metadata(path).await {
+        Ok(m) if m.file_type().is_file() => Ok(true),
+        Ok(m) => Err(not_regular(path, m.file_type())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("cannot inspect '{}'", path.display()), e)),
+    }
+}
+
+/// Opens `path` for writing with `opts`, refusing to follow a symbolic link at its last
+/// component (`O_NOFOLLOW`), to wait on a FIFO (`O_NONBLOCK`), or to keep anything but a
+/// regular file: the checks of [`regular_or_absent`] again, at the moment of opening.
+pub(crate) async fn open_regular(
+    path: &Path,
+    opts: &mut tokio::fs::OpenOptions,
+) -> Result<tokio::fs::File, Error> {
+    #[cfg(unix)]
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let io = |e| Error::io(format!("cannot open '{}'", path.display()), e);
+    let file = match opts.open(path).await {
+        Ok(f) => f,
+        // A link (ELOOP) or a FIFO without a reader (ENXIO): say what is there.
+        Err(e) => {
+            return Err(match regular_or_absent(path).await {
+                Err(not) if not.kind() == ErrorKind::NotRegularFile => not,
+                _ => io(e),
+            });
+        }
+    };
+    let meta = file.metadata().await.map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    Ok(file)
+}
+
+fn not_regular(path: &Path, t: FileType) -> Error {
+    Error::new(
+        ErrorKind::NotRegularFile,
+        format!(
+            "'{}' is {}, not a regular file: fetch never follows or replaces it",
+            path.display(),
+            describe(t)
+        ),
+    )
+}
+
+/// What a file type is, in words.
+fn describe(t: FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +170,35 @@ mod tests {
                 prop_assert!(p.file_name().is_some());
             }
         }
+    }
+
+    /// The check at the moment of opening, for what appears after the first check.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn open_regular_follows_no_link_and_waits_on_no_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut opts = tokio::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        let e = open_regular(&link, &mut opts).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep", "not truncated through the link");
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = open_regular(&fifo, &mut opts).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+        assert!(e.to_string().contains("is a FIFO"), "{e}");
+        let mut read = tokio::fs::OpenOptions::new();
+        read.read(true);
+        let e = open_regular(dir.path(), &mut read).await.unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let plain = dir.path().join("plain");
+        open_regular(&plain, &mut opts).await.unwrap();
+        assert!(plain.is_file());
     }
 
     #[test]

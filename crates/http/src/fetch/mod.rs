@@ -20,7 +20,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::policy::Retries;
 use crate::reporter::Reporter;
-use destination::{final_path, part_path, url_parts};
+use destination::{final_path, part_path, regular_or_absent, url_parts};
 use options::validate_filename;
 pub use options::{FetchOptions, FetchOutcome};
 use transfer::Transfer;
@@ -56,7 +56,11 @@ pub(crate) async fn fetch(
     let parts = url_parts(&url);
     let path = final_path(dest, &parts, opts.filename.as_deref())?;
     let part = part_path(&path);
-    if !opts.overwrite && tokio::fs::try_exists(&path).await.unwrap_or(false) {
+    // Only regular files are ever written: whatever else sits at either path is refused,
+    // overwrite or not, before any request is made.
+    let exists = regular_or_absent(&path).await?;
+    regular_or_absent(&part).await?;
+    if exists && !opts.overwrite {
         return Err(Error::new(
             ErrorKind::DestinationExists,
             format!("'{}' exists: pass overwrite to replace it", path.display()),
@@ -98,7 +102,7 @@ async fn fetch_loop(t: &Transfer<'_>, path: &Path) -> Result<FetchOutcome, Error
     loop {
         let attempt = retries.next_attempt();
         span.record("attempts", attempt);
-        let offset = match tokio::fs::metadata(t.part).await {
+        let offset = match tokio::fs::symlink_metadata(t.part).await {
             Ok(m) => m.len(),
             Err(_) => 0,
         };
@@ -127,6 +131,8 @@ async fn fetch_loop(t: &Transfer<'_>, path: &Path) -> Result<FetchOutcome, Error
 /// Fsyncs the `.part` file's data (done by the writer), renames it into place and fsyncs the
 /// directory so the rename survives a crash.
 async fn finish(part: &Path, path: &Path) -> Result<(), Error> {
+    // Checked again: something may have been put there during the transfer.
+    regular_or_absent(path).await?;
     tokio::fs::rename(part, path).await.map_err(|e| {
         Error::io(format!("cannot rename '{}' to '{}'", part.display(), path.display()), e)
     })?;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 
-use super::destination::UrlParts;
+use super::destination::{UrlParts, open_regular};
 use crate::client::{Client, body_error, dispatch_error};
 use crate::error::{BODY_SNIPPET, Error, ErrorKind};
 use crate::reporter::Reporter;
@@ -283,15 +283,11 @@ async fn body_snippet(mut resp: reqwest::Response) -> Vec<u8> {
 }
 
 async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, Error> {
-    let io = |e| Error::io(format!("cannot open '{}'", part.display()), e);
-    let mut f = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(start == 0)
-        .open(part)
-        .await
-        .map_err(io)?;
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(start == 0);
+    let mut f = open_regular(part, &mut opts).await?;
     if start > 0 {
+        let io = |e| Error::io(format!("cannot open '{}'", part.display()), e);
         f.set_len(start).await.map_err(io)?;
         f.seek(std::io::SeekFrom::Start(start)).await.map_err(io)?;
     }
@@ -299,11 +295,7 @@ async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, Error> {
 }
 
 async fn sync_part(part: &Path) -> Result<(), Error> {
-    let f = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(part)
-        .await
-        .map_err(|e| Error::io(format!("cannot open '{}'", part.display()), e))?;
+    let f = open_regular(part, tokio::fs::OpenOptions::new().write(true)).await?;
     f.sync_all().await.map_err(|e| Error::io(format!("cannot sync '{}'", part.display()), e))
 }
 

@@ -316,3 +316,105 @@ async fn a_json_or_html_answer_is_never_saved_as_the_file() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written for {ct}");
     }
 }
+
+/// A file outside the download directory that a hostile link points at.
+fn precious() -> (tempfile::TempDir, std::path::PathBuf) {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious.txt");
+    std::fs::write(&target, b"precious").unwrap();
+    (outside, target)
+}
+
+fn is_symlink(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).unwrap().file_type().is_symlink()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_at_the_destination_is_never_followed_or_replaced() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let (_outside, target) = precious();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::os::unix::fs::symlink(&target, &dest).unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    for overwrite in [false, true] {
+        let e = c
+            .downloads(&acct)
+            .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().overwrite(overwrite))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "'{}' is a symbolic link, not a regular file: fetch never follows or replaces it",
+                dest.display()
+            )
+        );
+        assert!(!e.is_retryable());
+    }
+    assert!(is_symlink(&dest), "the link is still there");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    assert!(!dir.path().join("clip.mp4.part").exists());
+    assert!(srv.heads().is_empty(), "refused before any request");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_at_the_destination_is_refused_even_with_overwrite() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let made = std::process::Command::new("mkfifo").arg(&dest).status().unwrap();
+    assert!(made.success());
+    let e = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().overwrite(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "'{}' is a FIFO, not a regular file: fetch never follows or replaces it",
+            dest.display()
+        )
+    );
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(std::fs::symlink_metadata(&dest).unwrap().file_type().is_fifo(), "still a FIFO");
+    assert!(srv.heads().is_empty());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlinked_part_file_is_never_followed_or_removed() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let (_outside, target) = precious();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let part = dir.path().join("clip.mp4.part");
+    std::os::unix::fs::symlink(&target, &part).unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    for resume in [true, false] {
+        let e = c
+            .downloads(&acct)
+            .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().resume(resume))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "resume {resume}: {e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "'{}' is a symbolic link, not a regular file: fetch never follows or replaces it",
+                part.display()
+            )
+        );
+    }
+    assert!(is_symlink(&part), "the link is still there");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious", "nothing written through it");
+    assert!(!dest.exists());
+    assert!(srv.heads().is_empty());
+}
