@@ -1,5 +1,5 @@
 //! `fetch`: streaming a download's file to disk through a `.part` file, resuming it with
-//! `Range`, then an atomic rename. [`FetchOptions`] and [`FetchOutcome`] are in `options`, the
+//! `Range` and `If-Range` (the validator is kept in `NAME.part.meta`), then an atomic rename. [`FetchOptions`] and [`FetchOutcome`] are in `options`, the
 //! paths in `destination`, one attempt of the transfer in `transfer`; the retry decisions are
 //! the client's ([`crate::policy::Retries`]).
 //!
@@ -9,6 +9,7 @@
 mod destination;
 mod options;
 mod transfer;
+mod validator;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use destination::{final_path, part_path, regular_or_absent, url_parts};
 use options::validate_filename;
 pub use options::{FetchOptions, FetchOutcome};
 use transfer::Transfer;
+use validator::{Validator, meta_path};
 
 pub(crate) async fn fetch(
     client: &Client,
@@ -56,10 +58,12 @@ pub(crate) async fn fetch(
     let parts = url_parts(&url);
     let path = final_path(dest, &parts, opts.filename.as_deref())?;
     let part = part_path(&path);
+    let meta = meta_path(&part);
     // Only regular files are ever written: whatever else sits at either path is refused,
     // overwrite or not, before any request is made.
     let exists = regular_or_absent(&path).await?;
     regular_or_absent(&part).await?;
+    regular_or_absent(&meta).await?;
     if exists && !opts.overwrite {
         return Err(Error::new(
             ErrorKind::DestinationExists,
@@ -67,6 +71,7 @@ pub(crate) async fn fetch(
         ));
     }
     if !opts.resume {
+        Validator::remove(&meta).await?;
         match tokio::fs::remove_file(&part).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -86,14 +91,15 @@ pub(crate) async fn fetch(
         url: &url,
         host: &host,
         part: &part,
+        meta: &meta,
         parts: &parts,
         reporter: reporter.as_ref(),
     };
     fetch_loop(&transfer, &path).instrument(span).await
 }
 
-/// Runs attempts of the transfer, each resuming after what the `.part` file holds, until one
-/// succeeds or the client's retry policy stops it; then renames the file into place.
+/// Runs attempts of the transfer, each resuming after what the `.part` file holds when its
+/// validator was saved, until one succeeds or the client's retry policy stops it; then renames the file into place.
 async fn fetch_loop(t: &Transfer<'_>, path: &Path) -> Result<FetchOutcome, Error> {
     let span = tracing::Span::current();
     let inner = &t.client.inner;
@@ -102,15 +108,15 @@ async fn fetch_loop(t: &Transfer<'_>, path: &Path) -> Result<FetchOutcome, Error
     loop {
         let attempt = retries.next_attempt();
         span.record("attempts", attempt);
-        let offset = match tokio::fs::symlink_metadata(t.part).await {
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        };
-        match t.attempt(offset).await {
+        match t.attempt().await {
             Ok((bytes, resumed)) => {
                 retries.succeeded();
                 let resumed_from = *first_offset.get_or_insert(resumed);
                 finish(t.part, path).await?;
+                if let Err(e) = Validator::remove(t.meta).await {
+                    // The file is in place; a stale validator without its .part is harmless.
+                    tracing::debug!(error = %e, "cannot remove the resume validator");
+                }
                 t.reporter.fetch_finished(bytes);
                 tracing::debug!(bytes, resumed_from, path = %path.display(), "fetched");
                 return Ok(FetchOutcome { path: path.to_path_buf(), bytes, resumed_from });

@@ -48,8 +48,15 @@ impl FetchOptions {
         self
     }
 
-    /// Whether to continue a `.part` file left by an earlier attempt (default `true`), with a
-    /// `Range` request; a server that answers the whole file restarts it cleanly.
+    /// Whether to continue a `.part` file left by an earlier attempt or run (default `true`).
+    ///
+    /// A resume sends `Range` with `If-Range`, carrying the file's validator (a strong `ETag`,
+    /// else `Last-Modified`) saved beside the part file as `NAME.part.meta` (JSON:
+    /// `{"etag": "\"...\"", "last_modified": "...", "total": N}`, absent fields omitted). The
+    /// fetch starts over from byte 0 when no validator was saved (the bytes cannot be trusted),
+    /// when the server answers the whole file, when the answer's validator or total length
+    /// differ from the saved ones, or when its `Content-Range` does not start at the byte
+    /// asked for: two versions of a file are never spliced.
     #[must_use]
     pub fn resume(mut self, yes: bool) -> Self {
         self.resume = yes;

@@ -1,6 +1,7 @@
 //! One attempt of a file transfer: the request (without credentials, redirects followed by
-//! hand), what the answer allows (the whole file, the rest of it, or nothing), and streaming
-//! the body into the `.part` file.
+//! hand; `Range` with `If-Range` only when a validator was saved), what the answer allows (the
+//! whole file, the rest of the same version, starting over, or nothing), and streaming the body
+//! into the `.part` file.
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use reqwest::header::{self, HeaderMap};
 use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 
 use super::destination::{UrlParts, open_regular};
+use super::validator::Validator;
 use crate::client::{Client, body_error, dispatch_error};
 use crate::error::{BODY_SNIPPET, Error, ErrorKind};
 use crate::reporter::Reporter;
@@ -24,6 +26,8 @@ pub(super) struct Transfer<'a> {
     pub(super) url: &'a reqwest::Url,
     pub(super) host: &'a str,
     pub(super) part: &'a Path,
+    /// `NAME.part.meta`: the validator of the version the `.part` file holds.
+    pub(super) meta: &'a Path,
     pub(super) parts: &'a UrlParts,
     pub(super) reporter: &'a dyn Reporter,
 }
@@ -37,15 +41,31 @@ enum Plan {
     Write { start: u64, total: Option<u64> },
     /// The `.part` file already holds all `total` bytes (a 416 that says so).
     Whole { total: u64 },
-    /// Drop the `.part` file and ask again for the whole file.
-    StartOver,
+    /// Drop the `.part` file and ask again for the whole file, for this reason.
+    StartOver(String),
 }
 
 impl Transfer<'_> {
-    /// One attempt, resuming after the first `offset` bytes when `offset > 0`.
-    pub(super) async fn attempt(&self, offset: u64) -> AttemptResult {
-        let resp = self.send(offset).await.map_err(|e| (e, 0))?;
-        let plan = match self.plan(&resp, offset) {
+    /// One attempt: it resumes after the bytes of the `.part` file when a validator of their
+    /// version was saved beside it, and asks for the whole file otherwise.
+    pub(super) async fn attempt(&self) -> AttemptResult {
+        let have = match tokio::fs::symlink_metadata(self.part).await {
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        };
+        let saved = if have > 0 { Validator::load(self.meta).await } else { None };
+        match saved {
+            Some(v) => self.attempt_from(have, Some(v)).await,
+            None => self.attempt_from(0, None).await,
+        }
+    }
+
+    /// One attempt from byte `offset` (with the validator of the bytes before it when
+    /// `offset > 0`).
+    async fn attempt_from(&self, offset: u64, saved: Option<Validator>) -> AttemptResult {
+        let if_range = saved.as_ref().map(Validator::if_range);
+        let resp = self.send(offset, if_range).await.map_err(|e| (e, 0))?;
+        let plan = match self.plan(&resp, offset, saved.as_ref()) {
             Ok(Some(plan)) => plan,
             Ok(None) => return Err((self.refused(resp).await, offset)),
             Err(e) => return Err((e, offset)),
@@ -56,13 +76,13 @@ impl Transfer<'_> {
                 self.reporter.fetch_started(self.parts.video.as_ref(), Some(total), total);
                 return sync_part(self.part).await.map(|()| (total, total)).map_err(|e| (e, total));
             }
-            Plan::StartOver => {
-                tracing::debug!(offset, "range not satisfiable: restarting from the start");
-                if let Err(e) = tokio::fs::remove_file(self.part).await {
-                    let e = Error::io(format!("cannot remove '{}'", self.part.display()), e);
+            Plan::StartOver(why) => {
+                tracing::debug!(offset, why, "starting over from byte 0");
+                drop(resp);
+                if let Err(e) = self.discard().await {
                     return Err((e, offset));
                 }
-                return Box::pin(self.attempt(0)).await;
+                return Box::pin(self.attempt_from(0, None)).await;
             }
         };
         // A JSON or HTML document is an error page (a proxy's, or an API answer on the wrong
@@ -80,12 +100,26 @@ impl Transfer<'_> {
             .with_response(status, Some(ct), &snippet);
             return Err((e, offset));
         }
-        self.write_body(resp, start, total).await.map(|n| (n, start)).map_err(|e| (e, start))
+        let validator = if start == 0 { Validator::of(resp.headers(), total) } else { None };
+        self.write_body(resp, start, total, validator)
+            .await
+            .map(|n| (n, start))
+            .map_err(|e| (e, start))
+    }
+
+    /// Removes the `.part` file and its validator.
+    async fn discard(&self) -> Result<(), Error> {
+        Validator::remove(self.meta).await?;
+        match tokio::fs::remove_file(self.part).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("cannot remove '{}'", self.part.display()), e)),
+        }
     }
 
     /// Sends the request without any credentials, following redirects by hand so none is ever
     /// added.
-    async fn send(&self, offset: u64) -> Result<reqwest::Response, Error> {
+    async fn send(&self, offset: u64, if_range: Option<&str>) -> Result<reqwest::Response, Error> {
         let inner = &self.client.inner;
         let mut target = self.url.clone();
         let mut redirects = 0;
@@ -96,6 +130,9 @@ impl Transfer<'_> {
                 .header(header::USER_AGENT, format!("cfstream/{}", env!("CARGO_PKG_VERSION")));
             if offset > 0 {
                 req = req.header(header::RANGE, format!("bytes={offset}-"));
+                if let Some(v) = if_range {
+                    req = req.header(header::IF_RANGE, v);
+                }
             }
             let send = req.send();
             let resp = match inner.attempt_timeout {
@@ -129,8 +166,14 @@ impl Transfer<'_> {
     }
 
     /// What the answer to a request from `offset` allows; `None` for a status that is no file.
-    fn plan(&self, resp: &reqwest::Response, offset: u64) -> Result<Option<Plan>, Error> {
+    fn plan(
+        &self,
+        resp: &reqwest::Response,
+        offset: u64,
+        saved: Option<&Validator>,
+    ) -> Result<Option<Plan>, Error> {
         let headers = resp.headers();
+        let same_version = |total| saved.is_none_or(|v| v.matches(headers, total));
         Ok(Some(match resp.status() {
             StatusCode::PARTIAL_CONTENT if offset > 0 => {
                 let Some((Some(start), total)) = content_range(headers) else {
@@ -140,23 +183,25 @@ impl Transfer<'_> {
                     )
                     .with_response(206, content_type(headers), b""));
                 };
-                if start != offset {
-                    return Err(Error::new(
-                        ErrorKind::InvalidResponse,
-                        format!("asked for bytes from {offset}, the server sent from {start}"),
-                    )
-                    .with_status(206));
-                }
                 let total = total.or_else(|| resp.content_length().map(|n| n + offset));
-                Plan::Write { start: offset, total }
+                if start != offset {
+                    Plan::StartOver(format!(
+                        "asked for bytes from {offset}, the server sent from {start}"
+                    ))
+                } else if !same_version(total) {
+                    Plan::StartOver("the file changed since the .part file was written".into())
+                } else {
+                    Plan::Write { start: offset, total }
+                }
             }
             StatusCode::OK => Plan::Write { start: 0, total: resp.content_length() },
             StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
-                // Either the part file is already whole, or it is longer than the file: restart.
-                if content_range(headers).and_then(|(_, t)| t) == Some(offset) {
+                // Either the part file is already whole, or it is longer than the file.
+                let total = content_range(headers).and_then(|(_, t)| t);
+                if total == Some(offset) && same_version(total) {
                     Plan::Whole { total: offset }
                 } else {
-                    Plan::StartOver
+                    Plan::StartOver(format!("range not satisfiable (file size {total:?})"))
                 }
             }
             _ => return Ok(None),
@@ -193,11 +238,20 @@ impl Transfer<'_> {
         mut resp: reqwest::Response,
         start: u64,
         total: Option<u64>,
+        validator: Option<Validator>,
     ) -> Result<u64, Error> {
         let part = self.part;
         let status = resp.status().as_u16();
         let timeout = self.client.inner.attempt_timeout;
+        // From byte 0, the order keeps the validator true of the bytes at every moment: the old
+        // one goes, the file is emptied, and the new one is saved before any byte is written.
+        if start == 0 {
+            Validator::remove(self.meta).await?;
+        }
         let mut file = open_part(part, start).await?;
+        if let Some(v) = validator {
+            v.save(self.meta).await?;
+        }
         self.reporter.fetch_started(self.parts.video.as_ref(), total, start);
         let mut written = start;
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
