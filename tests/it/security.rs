@@ -4,10 +4,8 @@
 //! 4XX answer, and `fetch` never writes outside the chosen directory whatever the server says.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 use cfstream_emulator::{Emulator, Progress};
@@ -15,7 +13,7 @@ use cfstream_http::{Client, FetchOptions, reqwest};
 use cfstream_types::{AccountId, Credentials, Download, DownloadStatus, Endpoint};
 use serde_json::{Value, json};
 
-use crate::common::{Emu, cfstream, texts};
+use crate::common::{Emu, MiniServer, cfstream, ready_list, respond, texts, walk};
 
 const TOKEN: &str = "sEcReT-t0ken-8d1f2e9a";
 const EMAIL: &str = "me@example.com";
@@ -522,125 +520,6 @@ fn oversized_requests_get_a_bounded_4xx() {
     // And the emulator still serves.
     let (status, _) = raw(addr, format!("GET {path} HTTP/1.1\r\n{host}{auth}\r\n"), 0, false);
     assert_eq!(status, 200);
-}
-
-/// A request as [`MiniServer`] hands it to its handler.
-#[derive(Debug, Clone)]
-pub(crate) struct MiniRequest {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-}
-
-type Handler = dyn Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync;
-
-/// A tiny HTTP/1.1 server on 127.0.0.1 for answers the emulator never gives (hostile names,
-/// a stalled body). One request per connection; the handler writes the whole answer and may
-/// stall until the server is dropped (the flag turns true).
-pub(crate) struct MiniServer {
-    pub(crate) addr: SocketAddr,
-    pub(crate) requests: Arc<Mutex<Vec<MiniRequest>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl MiniServer {
-    pub(crate) fn start(
-        handler: impl Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync + 'static,
-    ) -> MiniServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let (reqs, flag) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut conn) = conn else { continue };
-                let (handler, reqs, flag) = (handler.clone(), reqs.clone(), flag.clone());
-                std::thread::spawn(move || {
-                    let Some(req) = read_request(&mut conn) else { return };
-                    reqs.lock().unwrap().push(req.clone());
-                    handler(&req, &mut conn, &flag);
-                });
-            }
-        });
-        MiniServer { addr, requests, stop }
-    }
-
-    pub(crate) fn origin(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for MiniServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn read_request(conn: &mut TcpStream) -> Option<MiniRequest> {
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut byte).ok()?;
-        if n == 0 || buf.len() > 64 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&byte[..n]);
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
-    let headers = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Some(MiniRequest { method, path, headers })
-}
-
-/// Writes a whole answer with `Connection: close`.
-pub(crate) fn respond(conn: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    let mut head =
-        format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(body);
-    let _ = conn.flush();
-}
-
-/// A list answer with one ready `default` download at `url`.
-pub(crate) fn ready_list(url: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "success": true, "errors": [], "messages": [],
-        "result": {"default": {"status": "ready", "percentComplete": 100, "url": url}}
-    }))
-    .unwrap()
-}
-
-/// Every file under `dir`, recursively.
-pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 const EVIL_DISPOSITION: [&str; 3] = [
