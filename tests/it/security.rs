@@ -647,3 +647,139 @@ fn the_emulator_builder_defaults_to_loopback() {
         e.shutdown().await;
     });
 }
+
+/// What a hostile server puts in its text: a screen clear, a window title (OSC), a carriage
+/// return that overwrites the line, and a C1 CSI.
+const ESCAPES: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}\rX\u{9b}31m";
+/// A signed URL token: three base64url parts joined by dots.
+const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ2aWRlbyJ9.c2lnbmF0dXJlLXNpZw";
+
+/// Whether `text` holds a control character a terminal would obey (all but newline and tab).
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| (c.is_control() && !matches!(c, '\n' | '\t')) || *c == '\u{9b}')
+        .collect()
+}
+
+/// A server that echoes the credentials it is sent and sends control characters: video 1 has
+/// a ready default download with an `echo` field and a signed file URL on this server, and a
+/// download of a hostile type and status; video 2 is a failure envelope whose message echoes
+/// the credentials.
+fn echoing_server() -> MiniServer {
+    MiniServer::start(move |req, conn, _| {
+        let header = |name: &str| {
+            req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        let echo = format!(
+            "{} {} {}",
+            header("authorization"),
+            header("x-auth-email"),
+            header("x-auth-key")
+        );
+        let origin = format!("http://{}", header("host"));
+        let json = [("content-type", "application/json".to_owned())];
+        if req.path.contains(&format!("/stream/{:032x}/", 1)) {
+            let body = json!({
+                "success": true, "errors": [], "messages": [],
+                "result": {
+                    "default": {
+                        "status": "ready", "percentComplete": 100,
+                        "url": format!("{origin}/{JWT}/downloads/default.mp4"),
+                        "echo": echo,
+                    },
+                    format!("x{ESCAPES}"): {"status": format!("ready{ESCAPES}"), "percentComplete": 5},
+                }
+            });
+            respond(conn, 200, &json, &serde_json::to_vec(&body).unwrap());
+        } else if req.path.contains("/stream/") {
+            let body = json!({
+                "success": false, "messages": [], "result": null,
+                "errors": [{"code": 10011, "message": format!("bad request from {echo}{ESCAPES}")}],
+            });
+            respond(conn, 400, &json, &serde_json::to_vec(&body).unwrap());
+        } else {
+            respond(conn, 200, &[("content-type", "video/mp4".into())], b"not really an mp4");
+        }
+    })
+}
+
+/// [`ESCAPES`] as the CLI prints it.
+const ESCAPED: &str = r"\u{1b}[2J\u{1b}]0;pwned\u{7}\rX\u{9b}31m";
+
+#[test]
+fn echoed_credentials_and_control_characters_are_never_printed() {
+    let server = echoing_server();
+    let port = server.addr.port();
+    let v1 = format!("{:032x}", 1);
+    let v2 = format!("{:032x}", 2);
+    let out = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = cfstream();
+        c.env("CLOUDFLARE_BASE_URL", format!("{}/client/v4", server.origin()))
+            .env("CLOUDFLARE_ACCOUNT_ID", "023e105f4ecef8ad9ca31a8372d0c353")
+            .envs(envs.iter().copied())
+            .args(args);
+        let res = c.output().unwrap();
+        let (stdout, stderr) = texts(&res);
+        let what = format!("{args:?}");
+        assert_no_secret(&format!("stdout of {what}"), &stdout);
+        assert_no_secret(&format!("stderr of {what}"), &stderr);
+        assert!(!stdout.contains(EMAIL) && !stderr.contains(EMAIL), "{what}: the email");
+        assert_eq!(raw_controls(&stdout), Vec::<char>::new(), "{what}: {stdout}");
+        assert_eq!(raw_controls(&stderr), Vec::<char>::new(), "{what}: {stderr}");
+        (res.status.code(), stdout, stderr)
+    };
+    let token = [("CLOUDFLARE_API_TOKEN", TOKEN)];
+
+    // The table escapes the server's type and status; the error lines redact the token.
+    let (code, stdout, stderr) = run(&token, &["downloads", "list", "--jobs", "1", &v1, &v2]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let row = format!("{v1}  x{ESCAPED}  ready{ESCAPED}  5%        -");
+    assert!(stdout.lines().any(|l| l == row), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: video {v2}: could not list its downloads\n  \
+             caused by: list: http 400: api error: 10011: bad request from Bearer [redacted]  {ESCAPED}\n\
+             list: 1 of 2 videos succeeded, 1 failed\n"
+        )
+    );
+
+    // JSON Lines redact the email and key in every string; the logs too.
+    let key = [("CLOUDFLARE_EMAIL", EMAIL), ("CLOUDFLARE_API_KEY", KEY)];
+    let (code, stdout, stderr) =
+        run(&key, &["--json", "-vv", "downloads", "list", "--jobs", "1", &v1, &v2]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["downloads"]["default"]["echo"], " [redacted] [redacted]", "{stdout}");
+    // JSON keeps the server's text exactly, escaped (C1 included) on the wire.
+    assert_eq!(
+        lines[0]["downloads"][format!("x{ESCAPES}")]["status"],
+        format!("ready{ESCAPES}"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""ready\u001b[2J\u001b]0;pwned\u0007\rX\u009b31m""#), "{stdout}");
+    let cause = "list: http 400: api error: 10011: bad request from  [redacted] [redacted]";
+    assert_eq!(lines[1]["error"]["causes"][0], format!("{cause}{ESCAPES}"), "{stdout}");
+    let logged = format!(
+        "call failed error=http 400: api error: 10011: bad request from  [redacted] [redacted]{ESCAPED}\n"
+    );
+    assert!(stderr.contains(&logged), "{stderr}");
+
+    // A fetch at trace level: the signed token in the file's URL is not logged, and the
+    // result still gives the URL.
+    let dir = format!("{}/", out.path().display());
+    let trace = [("CLOUDFLARE_API_TOKEN", TOKEN), ("RUST_LOG", "trace")];
+    let (code, stdout, stderr) =
+        run(&trace, &["--json", "-vvv", "downloads", "fetch", &v1, "-o", &dir]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(JWT), "{stderr}");
+    let logged = format!(" url=http://127.0.0.1:{port}/[redacted]/downloads/default.mp4 ");
+    assert!(stderr.contains(&logged), "{stderr}");
+    let result: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        result["download"]["url"],
+        format!("http://127.0.0.1:{port}/{JWT}/downloads/default.mp4")
+    );
+    assert_eq!(result["download"]["echo"], "Bearer [redacted]  ");
+}
