@@ -204,6 +204,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     ensure_installed(&cargo)?;
+    for place in Place::ALL.iter().map(|p| p.name()).chain(["changed"]) {
+        let dir = root().join("target").join("mutants").join(place);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut worst = ExitCode::SUCCESS;
     for run in runs {
         // cargo-mutants exits 2 when a mutant survived, 3 on a timeout: pass its verdict on.
