@@ -111,3 +111,27 @@ fn credential_schemes_are_named_without_secrets() {
     assert_eq!(Credentials::token("s3cr3t").scheme(), "api token");
     assert_eq!(Credentials::key("me@example.com", "s3cr3t").scheme(), "email + global api key");
 }
+
+#[test]
+fn a_failure_says_which_codes_it_carries() {
+    let body = br#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"},
+        {"code":7003,"message":"No route"}],"messages":[],"result":null}"#;
+    let failure =
+        decode::<cfstream_types::DownloadsEnvelope>(body).unwrap().into_result().unwrap_err();
+    assert!(failure.has_code(ErrorCode::Authentication));
+    assert!(failure.has_code(ErrorCode::NoRoute));
+    assert!(!failure.has_code(ErrorCode::VideoNotFound));
+}
+
+#[test]
+fn id_errors_say_which_id_and_endpoints_which_type() {
+    let e = "xyz".parse::<cfstream_types::VideoId>().unwrap_err();
+    assert_eq!((e.what(), e.value()), ("video id", "xyz"));
+    let e = "".parse::<cfstream_types::AccountId>().unwrap_err();
+    assert_eq!(e.what(), "account id");
+    let account = "023e105f4ecef8ad9ca31a8372d0c353".parse().unwrap();
+    let video = "ea95132c15732412d22c1476fa83f27a".parse().unwrap();
+    let e = cfstream_types::Endpoint::delete_type(&account, &video, DownloadType::Audio).unwrap();
+    assert_eq!(e.download_type(), Some(&DownloadType::Audio));
+    assert_eq!(cfstream_types::Endpoint::list(&account, &video).download_type(), None);
+}
