@@ -10,8 +10,13 @@ use serde_json::Value;
 use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
 
-/// How many characters of an offending value a [`Violation`] keeps.
-const VALUE_MAX: usize = 120;
+/// How many characters of an offending value (and of a pointer) a [`Violation`] keeps.
+const VALUE_MAX: usize = 200;
+/// How many characters of a rule a [`Violation`] keeps (a schema's message quotes the value).
+const RULE_MAX: usize = 400;
+/// How many distinct violations one check keeps; the rest are counted, so that a report's
+/// size is bounded whatever the server sends.
+pub(crate) const KEPT_PER_CHECK: usize = 100;
 
 macro_rules! schema_text {
     ($name:literal) => {
@@ -38,8 +43,18 @@ pub struct Violation {
     pub pointer: String,
     /// The rule that was broken, in words.
     pub rule: String,
-    /// The offending value, cut to 120 characters.
+    /// The offending value (the first one seen, when folded), cut to 200 characters.
     pub value: String,
+    /// How many times it was seen: identical violations (same check, operation, pointer and
+    /// rule) fold into one.
+    #[serde(skip_serializing_if = "is_one")]
+    pub count: usize,
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 fn op_name<S: Serializer>(op: &Option<Operation>, s: S) -> Result<S::Ok, S::Error> {
@@ -61,10 +76,67 @@ impl Violation {
         Self {
             operation,
             check: check.to_owned(),
-            pointer: pointer.into(),
-            rule: rule.into(),
+            pointer: truncate(&pointer.into()),
+            rule: truncate_to(&rule.into(), RULE_MAX),
             value: truncate(value.as_ref()),
+            count: 1,
         }
+    }
+
+    /// Whether `other` is the same violation (check, operation, pointer, rule), whatever its
+    /// value.
+    pub(crate) fn same_as(&self, other: &Violation) -> bool {
+        self.check == other.check
+            && self.operation == other.operation
+            && self.pointer == other.pointer
+            && self.rule == other.rule
+    }
+}
+
+/// The violations of one check, folded and bounded: an identical violation adds to the
+/// count of the first, and past [`KEPT_PER_CHECK`] distinct ones the rest are only counted.
+#[derive(Debug, Default)]
+pub(crate) struct Folded {
+    kept: Vec<Violation>,
+    dropped: usize,
+}
+
+impl Folded {
+    pub(crate) fn push(&mut self, v: Violation) {
+        if let Some(same) = self.kept.iter_mut().find(|k| k.same_as(&v)) {
+            same.count += v.count;
+        } else if self.kept.len() < KEPT_PER_CHECK {
+            self.kept.push(v);
+        } else {
+            self.dropped += v.count;
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// How many violations were pushed, folded or not.
+    pub(crate) fn total(&self) -> usize {
+        self.kept.iter().map(|v| v.count).sum::<usize>() + self.dropped
+    }
+
+    /// The kept violations, then one that counts the dropped ones (if any).
+    pub(crate) fn into_vec(mut self) -> Vec<Violation> {
+        if self.dropped > 0
+            && let Some(first) = self.kept.first()
+        {
+            let mut more = Violation::new(
+                None,
+                &first.check.clone(),
+                "",
+                format!("more distinct violations, not kept (a check keeps {KEPT_PER_CHECK})"),
+                "",
+            );
+            more.count = self.dropped;
+            self.kept.push(more);
+        }
+        self.kept
     }
 }
 
@@ -74,18 +146,28 @@ impl std::fmt::Display for Violation {
             write!(f, "[{op}] ")?;
         }
         let at = if self.pointer.is_empty() { "(body)" } else { self.pointer.as_str() };
-        write!(f, "{}: at {at}: {} (got {})", self.check, self.rule, self.value)
+        write!(f, "{}: at {at}: {} (got {})", self.check, self.rule, self.value)?;
+        if self.count > 1 {
+            write!(f, " [{} times]", self.count)?;
+        }
+        Ok(())
     }
 }
 
 /// Cuts `s` to [`VALUE_MAX`] characters, marking the cut.
 pub(crate) fn truncate(s: &str) -> String {
-    if s.chars().count() <= VALUE_MAX {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(VALUE_MAX).collect();
-        out.push('…');
-        out
+    truncate_to(s, VALUE_MAX)
+}
+
+/// Cuts `s` to `max` characters, marking the cut.
+pub(crate) fn truncate_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((at, _)) => {
+            let mut out = s[..at].to_owned();
+            out.push('…');
+            out
+        }
     }
 }
 
@@ -512,6 +594,30 @@ mod tests {
             http::HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         assert!(v().check_http(Operation::List, 429, &h, body).is_empty());
+    }
+
+    #[test]
+    fn identical_violations_fold_and_a_check_keeps_a_bounded_number() {
+        let v = |pointer: &str, value: &str| {
+            Violation::new(Some(Operation::List), "body_schema", pointer, "rule", value)
+        };
+        let mut f = Folded::default();
+        f.push(v("/a", "first"));
+        f.push(v("/a", "second"));
+        f.push(v("/b", "x"));
+        let out = f.into_vec();
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].count, out[0].value.as_str()), (2, "first"));
+        assert_eq!(out[0].to_string(), "[list] body_schema: at /a: rule (got first) [2 times]");
+        let mut f = Folded::default();
+        for i in 0..KEPT_PER_CHECK + 5 {
+            f.push(v(&format!("/{i}"), "x"));
+            f.push(v(&format!("/{i}"), "x"));
+        }
+        let out = f.into_vec();
+        assert_eq!(out.len(), KEPT_PER_CHECK + 1);
+        assert_eq!(out[KEPT_PER_CHECK].count, 10);
+        assert!(out[KEPT_PER_CHECK].rule.starts_with("more distinct violations"));
     }
 
     #[test]

@@ -97,8 +97,13 @@ impl Ctx<'_> {
         self.finish(rec);
     }
 
-    /// Polls list until every download is final or the deadline passes; judges the progress
-    /// checks; returns the last downloads seen.
+    /// Polls list until every download is final, an answer makes waiting pointless, or the
+    /// deadline passes; judges the progress checks; returns the last downloads seen.
+    ///
+    /// The verdict is prompt: the wait stops at the first answer that is not a 200, that
+    /// breaks a rule of its own (schema, status enum, ...), that takes progress back, changes
+    /// a final status or loses a download. The deadline is only for a server that stays
+    /// valid but never finishes.
     pub(super) async fn follow_progress(
         &mut self,
         account: &AccountId,
@@ -110,30 +115,44 @@ impl Ctx<'_> {
         let mut last: Option<Snapshot> = None;
         let mut first = true;
         let op = Some(Operation::List);
+        // The lists made before polling (after each create) are judged too.
+        for pair in self.history.windows(2) {
+            judge_progress(&mut mono, &pair[0], &pair[1]);
+        }
         loop {
-            let snapshot = match self.list(account, video).await {
-                Ok(r) if r.status == 200 => r.json().as_ref().and_then(downloads_of),
-                Ok(r) if r.status == 429 => None,
-                Ok(r) => {
-                    term.fail(
-                        op,
-                        "status",
-                        "list must answer 200 while polling",
-                        r.status.to_string(),
-                    );
-                    break;
-                }
+            let r = match self.list(account, video).await {
+                Ok(r) => r,
                 Err(e) => {
                     term.transport("polling list", &e);
                     break;
                 }
             };
-            if let Some(now) = snapshot {
+            if r.status == 429 {
+                // Waited out by the transport; keep polling within the deadline.
+            } else if r.status != 200 {
+                term.fail(op, "status", "list must answer 200 while polling", r.status.to_string());
+                break;
+            } else if let Some(broken) = self.broken_rules(&r) {
+                term.skip = Some(format!(
+                    "stopped waiting at an answer that breaks {broken}: see that check"
+                ));
+                break;
+            } else if let Some(now) = r.json().as_ref().and_then(downloads_of) {
                 // `list` kept `now` as the newest of the history: anything before it that
                 // showed a download means the downloads vanished, which progress_monotone
-                // judges below, rather than there being nothing to follow.
+                // judges, rather than there being nothing to follow.
                 let earlier = &self.history[..self.history.len().saturating_sub(1)];
                 let vanished = earlier.iter().any(|s| !s.is_empty());
+                if let [.., prev] = earlier {
+                    let before = mono.violations.total();
+                    judge_progress(&mut mono, prev, &now);
+                    if mono.violations.total() > before {
+                        term.skip =
+                            Some("stopped waiting: progress broke progress_monotone".to_owned());
+                        last = Some(now);
+                        break;
+                    }
+                }
                 if first && now.is_empty() && vanished {
                     term.skip = Some("every download vanished before it ended".to_owned());
                     last = Some(now);
@@ -180,11 +199,6 @@ impl Ctx<'_> {
                 break;
             }
             tokio::time::sleep(self.options.poll_interval).await;
-        }
-        if mono.skip.is_none() {
-            for pair in self.history.windows(2) {
-                judge_progress(&mut mono, &pair[0], &pair[1]);
-            }
         }
         self.finish(mono);
         self.finish(term);

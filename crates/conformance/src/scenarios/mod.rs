@@ -8,6 +8,8 @@ mod lifecycle;
 mod refusals;
 mod responses;
 
+pub(crate) use responses::ResponseLog;
+
 use std::collections::BTreeMap;
 
 use cfstream_types::{AccountId, Endpoint, Operation, VideoId};
@@ -40,6 +42,7 @@ pub(crate) async fn run(
         http: Http::new(target, options)?,
         validator: Validator::new()?,
         results: Results::new(selected, options.reporter.clone()),
+        responses: ResponseLog::default(),
         history: vec![],
     };
     ctx.baseline().await?;
@@ -93,6 +96,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) http: Http,
     pub(crate) validator: Validator,
     pub(crate) results: Results,
+    /// The response checks' verdicts so far.
+    pub(crate) responses: ResponseLog,
     /// Every successful list of the scenario video, in order: progress is judged over all of
     /// them, not only the polls.
     pub(crate) history: Vec<Snapshot>,
@@ -132,7 +137,12 @@ impl Ctx<'_> {
         op: Option<Operation>,
         auth: Auth,
     ) -> Result<Resp, reqwest::Error> {
-        self.http.send(method, path, op, auth).await
+        let r = self.http.send(method, path, op, auth).await;
+        // Judge what was seen (every attempt, 429s too) now, so no body is kept for later.
+        for x in self.http.exchanges.drain(..) {
+            self.responses.observe(&self.validator, &x);
+        }
+        r
     }
 
     /// The first request: proves the target answers at all (else the run is an error), and
@@ -239,6 +249,20 @@ impl Ctx<'_> {
             self.history.push(now);
         }
         Ok(r)
+    }
+
+    /// The names of the response checks that answer `r` breaks (a list polled while waiting),
+    /// if it breaks any: waiting on a broken answer is pointless.
+    fn broken_rules(&self, r: &Resp) -> Option<String> {
+        let op = r.op?;
+        let mut names: Vec<String> = self
+            .validator
+            .check_http(op, r.status, &r.headers, &r.body)
+            .into_iter()
+            .map(|v| v.check)
+            .collect();
+        names.dedup();
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     /// Checks a 200 with `success: true`; returns the JSON body.

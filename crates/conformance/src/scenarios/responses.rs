@@ -3,7 +3,7 @@
 //! that judged none is SKIP with the reason, never PASS.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::catalogue::{Check, CheckKind};
 use crate::report::{CheckResult, Outcome};
 use crate::transport::Exchange;
-use crate::validate::{Validator, Violation};
+use crate::validate::{Folded, Validator};
 
 /// The response checks that can judge `x`: every answer has a status, a content type and a
 /// body; the other rules need a JSON body of the right kind.
@@ -58,44 +58,59 @@ fn no_evidence(check: Check, saw_2xx: bool) -> &'static str {
     }
 }
 
-impl Ctx<'_> {
-    /// Judges every answer of the five operations seen during the run.
-    pub(super) fn response_checks(&mut self) {
+/// What the response checks have seen so far: answers are judged as they arrive, so no body
+/// is kept after its answer has been judged.
+#[derive(Default)]
+pub(crate) struct ResponseLog {
+    found: HashMap<Check, Folded>,
+    broken: HashMap<Check, usize>,
+    judged: HashMap<Check, usize>,
+    seen: usize,
+    saw_2xx: bool,
+    spent: Duration,
+}
+
+impl ResponseLog {
+    /// Judges one answer of the five operations.
+    pub(crate) fn observe(&mut self, validator: &Validator, x: &Exchange) {
         let started = Instant::now();
-        let mut found: HashMap<&'static str, Vec<Violation>> = HashMap::new();
-        let mut broken: HashMap<&'static str, usize> = HashMap::new();
-        let mut judged: HashMap<Check, usize> = HashMap::new();
-        let mut saw_2xx = false;
-        for x in &self.http.exchanges {
-            saw_2xx |= (200..=299).contains(&x.status);
-            for check in judged_by(&self.validator, x) {
-                *judged.entry(check).or_default() += 1;
-            }
-            let mut broke: HashSet<&'static str> = HashSet::new();
-            for v in self.validator.check_http(x.op, x.status, &x.headers, &x.body) {
-                let Some(check) = Check::from_name(&v.check) else { continue };
-                broke.insert(check.name());
-                found.entry(check.name()).or_default().push(v);
-            }
-            for name in broke {
-                *broken.entry(name).or_default() += 1;
-            }
+        self.seen += 1;
+        self.saw_2xx |= (200..=299).contains(&x.status);
+        for check in judged_by(validator, x) {
+            *self.judged.entry(check).or_default() += 1;
         }
-        let elapsed = started.elapsed();
-        let seen = self.http.exchanges.len();
+        let mut broke: HashSet<Check> = HashSet::new();
+        for v in validator.check_http(x.op, x.status, &x.headers, &x.body) {
+            let Some(check) = Check::from_name(&v.check) else { continue };
+            broke.insert(check);
+            self.found.entry(check).or_default().push(v);
+        }
+        for check in broke {
+            *self.broken.entry(check).or_default() += 1;
+        }
+        self.spent += started.elapsed();
+    }
+}
+
+impl Ctx<'_> {
+    /// Records the verdict of every response check on the answers seen during the run.
+    pub(super) fn response_checks(&mut self) {
+        let log = std::mem::take(&mut self.responses);
+        let seen = log.seen;
+        let mut found = log.found;
         for &check in Check::ALL.iter().filter(|c| c.info().kind == CheckKind::Response) {
             if !self.wants(check) {
                 continue;
             }
-            let violations = found.remove(check.name()).unwrap_or_default();
+            let violations = found.remove(&check).unwrap_or_default();
             let (outcome, reason) = if !violations.is_empty() {
-                let n = broken.get(check.name()).copied().unwrap_or_default();
+                let n = log.broken.get(&check).copied().unwrap_or_default();
                 (Outcome::Fail, Some(format!("{n} of {seen} answers broke it")))
-            } else if judged.get(&check).copied().unwrap_or_default() == 0 {
+            } else if log.judged.get(&check).copied().unwrap_or_default() == 0 {
                 let reason = if seen == 0 {
                     "no answer of the five operations was seen"
                 } else {
-                    no_evidence(check, saw_2xx)
+                    no_evidence(check, log.saw_2xx)
                 };
                 (Outcome::Skip, Some(reason.to_owned()))
             } else {
@@ -108,8 +123,8 @@ impl Ctx<'_> {
                     description: check.info().description.to_owned(),
                     outcome,
                     reason,
-                    duration: elapsed,
-                    violations,
+                    duration: log.spent,
+                    violations: violations.into_vec(),
                 },
             );
         }

@@ -483,3 +483,39 @@ async fn every_emulator_fault_fails_with_its_check_named() {
 fn there_are_at_least_30_mutants() {
     assert!(MUTANTS.len() + emulator_mutants().len() >= 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_answer_ends_the_wait_at_once_and_identical_violations_fold() {
+    let mut o = options();
+    // Far past the test's length: only a prompt verdict ends this run in time.
+    o.deadline = Duration::from_secs(600);
+    let report = run(&start(M::StatusUnknown).await, &o).await.unwrap();
+    let text = report.render_text();
+    let term = report.check("progress_terminates").unwrap();
+    assert_eq!(term.outcome, Outcome::Skip, "{text}");
+    assert_eq!(
+        term.reason.as_deref(),
+        Some("stopped waiting at an answer that breaks body_schema: see that check")
+    );
+    // Every list answer that showed `default` broke the same rule at the same place (after each
+    // create, the one poll, after deleting audio): one line, with its count.
+    let schema = report.check("body_schema").unwrap();
+    let same: Vec<_> = schema
+        .violations
+        .iter()
+        .filter(|v| v.operation == Some(Operation::List) && v.pointer == "/result/default/status")
+        .collect();
+    assert_eq!(same.len(), 1, "{text}");
+    assert_eq!(same[0].count, 4, "{text}");
+    assert_eq!(same[0].value, "\"queued\"");
+    assert!(text.contains("(got \"queued\") [4 times]"), "{text}");
+
+    let report = run(&start(M::ProgressGoesBack).await, &o).await.unwrap();
+    let term = report.check("progress_terminates").unwrap();
+    assert_eq!(
+        term.reason.as_deref(),
+        Some("stopped waiting: progress broke progress_monotone"),
+        "{}",
+        report.render_text()
+    );
+}
