@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cfstream_types::{Credentials, Operation};
 use http::HeaderMap;
 use reqwest::Method;
@@ -12,6 +12,11 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::runner::{RunOptions, Target};
+
+/// The most of an API answer's body that is read (as the client reads at most 8 MiB): a
+/// larger body is a violation, and the rest is never read, so memory stays bounded whatever
+/// the server sends.
+pub(crate) const BODY_CAP: usize = 8 * 1024 * 1024;
 
 /// How many 429s in a row one request waits out before its answer is taken as it is.
 const MAX_429_WAITS: u32 = 3;
@@ -40,7 +45,11 @@ pub(crate) struct Resp {
     pub(crate) what: String,
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
+    /// The body, or its first [`BODY_CAP`] bytes.
     pub(crate) body: Bytes,
+    /// Set when the body is larger than [`BODY_CAP`]: what was seen (the declared length, or
+    /// that the body went on past the cap).
+    pub(crate) oversize: Option<String>,
 }
 
 impl Resp {
@@ -55,6 +64,7 @@ pub(crate) struct Exchange {
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    pub(crate) oversize: Option<String>,
 }
 
 /// The HTTP side of a run: the API client (no redirects), the file client (never carries the
@@ -118,9 +128,9 @@ impl Http {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?;
+        let (body, oversize) = read_capped(resp, BODY_CAP).await?;
         tracing::debug!(%what, status, "answer");
-        Ok(Resp { op, what, status, headers, body })
+        Ok(Resp { op, what, status, headers, body, oversize })
     }
 
     /// Sends a request to `path` (relative to the base URL), keeps the answer for the response
@@ -141,6 +151,7 @@ impl Http {
                     status: r.status,
                     headers: r.headers.clone(),
                     body: r.body.clone(),
+                    oversize: r.oversize.clone(),
                 });
             }
             // A rate-limited answer is judged like any other (`retry_after_on_429`), then waited
@@ -157,6 +168,29 @@ impl Http {
             return Ok(r);
         }
     }
+}
+
+/// Reads at most `cap` bytes of `resp`'s body: the body, and what made it too large, if it
+/// is (a declared length over the cap is not read at all).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<(Bytes, Option<String>), reqwest::Error> {
+    if let Some(n) = resp.content_length()
+        && n > cap as u64
+    {
+        return Ok((Bytes::new(), Some(format!("Content-Length {n}"))));
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if buf.len() + chunk.len() > cap {
+            let room = cap - buf.len();
+            buf.extend_from_slice(&chunk[..room]);
+            return Ok((buf.freeze(), Some(format!("more than {cap} bytes"))));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((buf.freeze(), None))
 }
 
 /// An error and its causes, on one line.

@@ -6,7 +6,7 @@ use cfstream_types::Operation;
 use super::{Ctx, Snapshot};
 use crate::catalogue::Check;
 use crate::record::Rec;
-use crate::transport::error_chain;
+use crate::transport::{BODY_CAP, error_chain, read_capped};
 
 impl Ctx<'_> {
     pub(super) async fn fetch_files(&mut self, last: Option<&Snapshot>) {
@@ -129,8 +129,17 @@ impl Ctx<'_> {
             .get(http::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = match resp.bytes().await {
-            Ok(b) => b,
+        // Never more than the cap, whatever the server sends for a 10-byte range.
+        let body = match read_capped(resp, BODY_CAP).await {
+            Ok((b, None)) => b,
+            Ok((_, Some(oversize))) => {
+                return rec.fail(
+                    None,
+                    at,
+                    format!("`Range: bytes=0-{end}` must serve {} bytes", end + 1),
+                    oversize,
+                );
+            }
             Err(e) => return rec.fail(None, at, "the range must be served whole", error_chain(&e)),
         };
         if status != 206 {

@@ -255,6 +255,9 @@ impl Ctx<'_> {
     /// if it breaks any: waiting on a broken answer is pointless.
     fn broken_rules(&self, r: &Resp) -> Option<String> {
         let op = r.op?;
+        if r.oversize.is_some() {
+            return Some(Check::BodySchema.name().to_owned());
+        }
         let mut names: Vec<String> = self
             .validator
             .check_http(op, r.status, &r.headers, &r.body)

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::Ctx;
 use crate::catalogue::{Check, CheckKind};
 use crate::report::{CheckResult, Outcome};
-use crate::transport::Exchange;
-use crate::validate::{Folded, Validator};
+use crate::transport::{BODY_CAP, Exchange};
+use crate::validate::{Folded, Validator, Violation};
 
 /// The response checks that can judge `x`: every answer has a status, a content type and a
 /// body; the other rules need a JSON body of the right kind.
@@ -19,6 +19,9 @@ fn judged_by(validator: &Validator, x: &Exchange) -> Vec<Check> {
     let mut out = vec![Check::StatusDocumented, Check::ContentTypeJson, Check::BodySchema];
     if x.status == 429 {
         out.push(Check::RetryAfterOn429);
+    }
+    if x.oversize.is_some() {
+        return out;
     }
     let Ok(value) = serde_json::from_slice::<Value>(&x.body) else {
         return out;
@@ -42,6 +45,28 @@ fn judged_by(validator: &Validator, x: &Exchange) -> Vec<Check> {
     if (200..=299).contains(&x.status) && validator.schema_accepts(x.op, x.status, &value) {
         out.push(Check::ClientModelDecodes);
     }
+    out
+}
+
+/// Every rule `x` breaks. A body over the cap is one violation of `body_schema` (it was not
+/// read, so no other body rule is judged); its status and headers are judged as usual.
+fn violations_of(validator: &Validator, x: &Exchange) -> Vec<Violation> {
+    let Some(oversize) = &x.oversize else {
+        return validator.check_http(x.op, x.status, &x.headers, &x.body);
+    };
+    let head = [Check::StatusDocumented, Check::ContentTypeJson, Check::RetryAfterOn429];
+    let mut out: Vec<Violation> = validator
+        .check_http(x.op, x.status, &x.headers, b"{}")
+        .into_iter()
+        .filter(|v| head.iter().any(|c| c.name() == v.check))
+        .collect();
+    out.push(Violation::new(
+        Some(x.op),
+        Check::BodySchema.name(),
+        "",
+        format!("a body must be at most {} MiB (the client reads no more)", BODY_CAP >> 20),
+        oversize,
+    ));
     out
 }
 
@@ -80,7 +105,7 @@ impl ResponseLog {
             *self.judged.entry(check).or_default() += 1;
         }
         let mut broke: HashSet<Check> = HashSet::new();
-        for v in validator.check_http(x.op, x.status, &x.headers, &x.body) {
+        for v in violations_of(validator, x) {
             let Some(check) = Check::from_name(&v.check) else { continue };
             broke.insert(check);
             self.found.entry(check).or_default().push(v);

@@ -71,3 +71,71 @@ async fn an_html_502_server_gets_no_pass_and_the_body_checks_say_why() {
         assert_eq!(outcome(&report, name).0, Outcome::Fail, "{name}: {text}");
     }
 }
+
+/// A 200 JSON answer whose body is `body`, with `length` declared if given.
+fn json_stream(body: Body, length: Option<u64>) -> Response {
+    let mut r = Response::new(body);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(n) = length {
+        r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    r
+}
+
+/// An endless JSON-looking body, counting the bytes it has produced into `produced`.
+fn endless(produced: Arc<std::sync::atomic::AtomicUsize>) -> Body {
+    let chunk = bytes::Bytes::from(vec![b'a'; 64 * 1024]);
+    let head = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"result\":\""))
+    });
+    let tail = futures::stream::repeat_with(move || {
+        produced.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(chunk.clone())
+    });
+    Body::from_stream(futures::StreamExt::chain(head, tail))
+}
+
+const CAP: usize = 8 * 1024 * 1024;
+
+/// Runs only `body_schema` (the baseline list is the one request) against a server answering
+/// `answer`; answers the check's one violation.
+async fn oversize_violation(
+    answer: impl Fn() -> Response + Send + Sync + 'static,
+) -> cfstream_conformance::Violation {
+    let (target, _) = serve(move |_, _, _| answer()).await;
+    let mut o = crate::fast_options();
+    o.only = vec!["body_schema".into()];
+    let report = run(&target, &o).await.unwrap();
+    assert_eq!(report.requests, 1, "{}", report.render_text());
+    let c = report.check("body_schema").unwrap();
+    assert_eq!(c.outcome, Outcome::Fail, "{}", report.render_text());
+    assert_eq!(c.violations.len(), 1, "{:#?}", c.violations);
+    c.violations[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_read_up_to_8_mib_and_a_larger_one_is_a_violation() {
+    let rule = "a body must be at most 8 MiB (the client reads no more)";
+    // An endless body: the read stops at the cap (the server produced little past it: what
+    // the sockets' buffers hold), and the report says so.
+    let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&produced);
+    let v = oversize_violation(move || json_stream(endless(Arc::clone(&counter)), None)).await;
+    assert_eq!((v.rule.as_str(), v.value.as_str()), (rule, "more than 8388608 bytes"));
+    assert_eq!(v.pointer, "");
+    let produced = produced.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(produced < CAP + 16 * 1024 * 1024, "the read went on: {produced} bytes");
+
+    // A 50 MB body with its length declared: not read at all.
+    let big = bytes::Bytes::from(vec![b' '; 50_000_000]);
+    let v = oversize_violation(move || json_stream(Body::from(big.clone()), None)).await;
+    assert_eq!((v.rule.as_str(), v.value.as_str()), (rule, "Content-Length 50000000"));
+
+    // A 1 GB Content-Length over an endless body: not read either.
+    let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let v = oversize_violation(move || {
+        json_stream(endless(Arc::clone(&produced)), Some(1_000_000_000))
+    })
+    .await;
+    assert_eq!((v.rule.as_str(), v.value.as_str()), (rule, "Content-Length 1000000000"));
+}
