@@ -38,6 +38,9 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
     let mut options = RunOptions::default();
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
+    if let Some(secs) = args.max_wait {
+        options.max_wait = Duration::from_secs(secs);
+    }
 
     // --live is the real API; else --base-url (or CLOUDFLARE_BASE_URL); else an emulator of
     // our own, torn down afterwards (as `cargo xtask conformance` does).

@@ -40,6 +40,10 @@ pub(crate) struct Args {
     /// How long, in seconds, a download may take to end ready or error.
     #[arg(long, value_name = "SECS")]
     deadline: Option<u64>,
+    /// The run's budget, in seconds, for waiting out 429s; past it, the checks still to run
+    /// are skipped as rate limited [default: 300].
+    #[arg(long, value_name = "SECS")]
+    max_wait: Option<u64>,
     /// List the checks, one line each, and exit.
     #[arg(long)]
     list: bool,
@@ -79,6 +83,9 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
     let mut options = RunOptions::default();
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
+    if let Some(secs) = args.max_wait {
+        options.max_wait = Duration::from_secs(secs);
+    }
     let remote = if args.live {
         Some(Url::parse(DEFAULT_BASE_URL).context("invalid default base url")?)
     } else {

@@ -70,6 +70,9 @@ pub struct RunOptions {
     pub poll_interval: Duration,
     /// How long one API request may take.
     pub request_timeout: Duration,
+    /// The run's budget for waiting out 429s (each wait is at most 60 s): past it, the checks
+    /// still to run are skipped as "rate limited".
+    pub max_wait: Duration,
     /// Told about each result as it is known.
     pub reporter: Option<Arc<dyn Reporter>>,
 }
@@ -82,6 +85,7 @@ impl Default for RunOptions {
             deadline: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
             reporter: None,
         }
     }
@@ -108,6 +112,7 @@ impl fmt::Debug for RunOptions {
             .field("deadline", &self.deadline)
             .field("poll_interval", &self.poll_interval)
             .field("request_timeout", &self.request_timeout)
+            .field("max_wait", &self.max_wait)
             .field("reporter", &self.reporter.as_ref().map(|_| "..."))
             .finish()
     }

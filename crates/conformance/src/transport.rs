@@ -2,7 +2,7 @@
 //! request carries ([`Auth`]), waiting out 429s, and the log of every answer of the five
 //! operations for the response checks.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use cfstream_types::{Credentials, Operation};
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::runner::{RunOptions, Target};
+use crate::validate::parse_retry_after;
 
 /// The most of an API answer's body that is read (as the client reads at most 8 MiB): a
 /// larger body is a violation, and the rest is never read, so memory stays bounded whatever
@@ -22,12 +23,19 @@ pub(crate) const BODY_CAP: usize = 8 * 1024 * 1024;
 const MAX_429_WAITS: u32 = 3;
 /// The wait after a 429 without a usable `retry-after`.
 const DEFAULT_429_WAIT: Duration = Duration::from_secs(1);
-/// The longest wait a `retry-after` can ask of a run.
+/// The longest wait one `retry-after` can ask of a run.
 const MAX_429_WAIT: Duration = Duration::from_secs(60);
 
-/// `retry-after` in seconds, if the header holds a whole number.
-fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
-    headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()
+/// How long to wait after a 429 with these headers: its `retry-after` (seconds or an HTTP
+/// date), else a second when it has none or one that is not usable; never more than a minute
+/// (which an absurd one gets).
+fn wait_after_429(headers: &HeaderMap) -> Duration {
+    let value = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+    match value.map(|v| parse_retry_after(v, SystemTime::now())) {
+        Some(Ok(delay)) => delay.min(MAX_429_WAIT),
+        Some(Err("absurd")) => MAX_429_WAIT,
+        _ => DEFAULT_429_WAIT,
+    }
 }
 
 /// Which credentials a request carries.
@@ -76,8 +84,15 @@ pub(crate) struct Http {
     credentials: Option<Credentials>,
     /// How many requests the run made.
     pub(crate) requests: usize,
-    /// Every answer of the five operations, in order.
+    /// Every answer of the five operations, in order (drained by the response checks).
     pub(crate) exchanges: Vec<Exchange>,
+    /// The run's budget for waiting out 429s.
+    max_wait: Duration,
+    /// How long 429s have been waited out so far.
+    waited: Duration,
+    /// Whether a 429 asked for more than the budget had left: from then on, no 429 is
+    /// waited out and the checks still to run are skipped as rate limited.
+    rate_limited: bool,
 }
 
 impl Http {
@@ -100,7 +115,15 @@ impl Http {
             credentials: target.credentials.clone(),
             requests: 0,
             exchanges: vec![],
+            max_wait: options.max_wait,
+            waited: Duration::ZERO,
+            rate_limited: false,
         })
+    }
+
+    /// Whether the 429 wait budget ran out.
+    pub(crate) fn rate_limited(&self) -> bool {
+        self.rate_limited
     }
 
     /// One request, answered as it is.
@@ -155,12 +178,21 @@ impl Http {
                 });
             }
             // A rate-limited answer is judged like any other (`retry_after_on_429`), then waited
-            // out, so that a live account's limit does not fail the scenarios.
-            if r.status == 429 && waits < MAX_429_WAITS {
+            // out, so that a live account's limit does not fail the scenarios; but never past
+            // the run's budget.
+            if r.status == 429 && waits < MAX_429_WAITS && !self.rate_limited {
+                let delay = wait_after_429(&r.headers);
+                if self.waited + delay > self.max_wait {
+                    tracing::warn!(
+                        what = %r.what,
+                        waited_ms = self.waited.as_millis() as u64,
+                        "rate limited past the wait budget: the checks still to run are skipped"
+                    );
+                    self.rate_limited = true;
+                    return Ok(r);
+                }
                 waits += 1;
-                let delay = retry_after_secs(&r.headers)
-                    .map_or(DEFAULT_429_WAIT, Duration::from_secs)
-                    .min(MAX_429_WAIT);
+                self.waited += delay;
                 tracing::info!(what = %r.what, delay_ms = delay.as_millis() as u64, "rate limited: waiting");
                 tokio::time::sleep(delay).await;
                 continue;

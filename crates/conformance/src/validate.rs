@@ -2,6 +2,7 @@
 //! broken rule looks like ([`Violation`]).
 
 use std::sync::LazyLock;
+use std::time::{Duration, SystemTime};
 
 use cfstream_types::{DeletedEnvelope, DownloadsEnvelope, Operation, ResponseKind};
 use serde::{Serialize, Serializer};
@@ -339,14 +340,32 @@ impl Validator {
         let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let mut out = self.check_response(op, status, ct, body);
         if status == 429 {
-            let ra = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            if !ra.is_some_and(valid_retry_after) {
+            let ra = headers.get(http::header::RETRY_AFTER).map(|v| v.to_str().ok());
+            let rule = match ra {
+                None => Some("a 429 must carry retry-after as seconds or an HTTP date".to_owned()),
+                Some(None) => Some("retry-after must be seconds or an HTTP date".to_owned()),
+                Some(Some(v)) => match parse_retry_after(v, SystemTime::now()) {
+                    Ok(_) => None,
+                    Err("absurd") => Some(format!(
+                        "retry-after must not ask for more than {} s (absurd)",
+                        RETRY_AFTER_SANE.as_secs()
+                    )),
+                    Err(why) => {
+                        Some(format!("retry-after must be seconds or an HTTP date ({why})"))
+                    }
+                },
+            };
+            if let Some(rule) = rule {
                 out.push(Violation::new(
                     Some(op),
                     Check::RetryAfterOn429.name(),
                     "header:retry-after",
-                    "a 429 must carry retry-after as seconds or an HTTP date",
-                    ra.unwrap_or("(none)"),
+                    rule,
+                    match ra {
+                        None => "(none)",
+                        Some(None) => "(not text)",
+                        Some(Some(v)) => v,
+                    },
                 ));
             }
         }
@@ -496,20 +515,27 @@ pub(crate) fn is_json_media_type(ct: Option<&str>) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn valid_retry_after(v: &str) -> bool {
-    let v = v.trim();
-    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) || looks_like_http_date(v)
-}
+/// The longest `retry-after` that is not absurd: an hour (the documented rate-limit window
+/// is five minutes).
+pub(crate) const RETRY_AFTER_SANE: Duration = Duration::from_secs(3600);
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate), the form servers send.
-fn looks_like_http_date(v: &str) -> bool {
-    let parts: Vec<&str> = v.split_whitespace().collect();
-    parts.len() == 6
-        && parts[0].ends_with(',')
-        && parts[1].len() == 2
-        && parts[3].len() == 4
-        && parts[4].len() == 8
-        && parts[5] == "GMT"
+/// What a `retry-after` value asks for, read at `now`: whole seconds, or an HTTP date (a date
+/// in the past asks for no wait). Fails with what is wrong: negative, malformed, or absurd
+/// (more than [`RETRY_AFTER_SANE`]).
+pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Result<Duration, &'static str> {
+    let v = v.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let delay = if digits(v) {
+        // Too many digits for a u64 is absurd too.
+        Duration::from_secs(v.parse().unwrap_or(u64::MAX))
+    } else if v.strip_prefix('-').is_some_and(digits) {
+        return Err("negative");
+    } else if let Ok(date) = httpdate::parse_http_date(v) {
+        date.duration_since(now).unwrap_or(Duration::ZERO)
+    } else {
+        return Err("malformed");
+    };
+    if delay > RETRY_AFTER_SANE { Err("absurd") } else { Ok(delay) }
 }
 
 #[cfg(test)]
@@ -594,6 +620,27 @@ mod tests {
             http::HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         assert!(v().check_http(Operation::List, 429, &h, body).is_empty());
+        for (bad, rule) in [
+            ("-5", "retry-after must be seconds or an HTTP date (negative)"),
+            ("soon", "retry-after must be seconds or an HTTP date (malformed)"),
+            ("3601", "retry-after must not ask for more than 3600 s (absurd)"),
+            ("99999999999999999999999", "retry-after must not ask for more than 3600 s (absurd)"),
+            (
+                "Fri, 31 Dec 9999 23:59:59 GMT",
+                "retry-after must not ask for more than 3600 s (absurd)",
+            ),
+        ] {
+            h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static(bad));
+            let vs = v().check_http(Operation::List, 429, &h, body);
+            assert_eq!(vs.len(), 1, "{bad}: {vs:#?}");
+            assert_eq!((vs[0].rule.as_str(), vs[0].value.as_str()), (rule, bad));
+        }
+        let now = SystemTime::now();
+        let in_30s = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        let d = parse_retry_after(&in_30s, now).unwrap();
+        assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(parse_retry_after(" 7 ", now), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("3600", now), Ok(RETRY_AFTER_SANE));
     }
 
     #[test]

@@ -127,7 +127,9 @@ impl Ctx<'_> {
                     break;
                 }
             };
-            if r.status == 429 {
+            if r.status == 429 && self.http.rate_limited() {
+                break;
+            } else if r.status == 429 {
                 // Waited out by the transport; keep polling within the deadline.
             } else if r.status != 200 {
                 term.fail(op, "status", "list must answer 200 while polling", r.status.to_string());

@@ -16,7 +16,7 @@ use cfstream_types::{AccountId, Endpoint, Operation, VideoId};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::catalogue::Check;
+use crate::catalogue::{Check, CheckKind};
 use crate::error::{Error, ErrorKind};
 use crate::record::{Rec, Results};
 use crate::report::CheckResult;
@@ -26,6 +26,8 @@ use crate::validate::{Validator, is_json_media_type, truncate};
 
 /// Used in paths when the target names no account: checks that need a real one are skipped.
 const PLACEHOLDER_ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+/// Why a check is skipped once the run's 429 wait budget ran out.
+const RATE_LIMITED: &str = "rate limited";
 /// Used in paths when the target names no video.
 const PLACEHOLDER_VIDEO: &str = "ea95132c15732412d22c1476fa83f27a";
 
@@ -47,6 +49,7 @@ pub(crate) async fn run(
     };
     ctx.baseline().await?;
     ctx.skip_unmet(selected);
+    ctx.skip_rate_limited();
     ctx.refusal_checks().await;
     ctx.video_flow().await;
     ctx.response_checks();
@@ -126,8 +129,27 @@ impl Ctx<'_> {
         self.results.wants_any(checks)
     }
 
+    /// Ends `rec`; once the 429 wait budget ran out, it and every scenario still to run are
+    /// skipped as rate limited instead (their answers were 429s, not the server's verdict).
     fn finish(&mut self, rec: Rec) {
-        self.results.finish(rec);
+        if self.http.rate_limited() {
+            self.results.skip(rec.check, RATE_LIMITED);
+            self.skip_rate_limited();
+        } else {
+            self.results.finish(rec);
+        }
+    }
+
+    /// Skips every scenario still to run, if the 429 wait budget ran out.
+    fn skip_rate_limited(&mut self) {
+        if !self.http.rate_limited() {
+            return;
+        }
+        for &check in Check::ALL {
+            if check.info().kind == CheckKind::Scenario {
+                self.results.skip(check, RATE_LIMITED);
+            }
+        }
     }
 
     async fn send(

@@ -139,3 +139,65 @@ async fn bodies_are_read_up_to_8_mib_and_a_larger_one_is_a_violation() {
     .await;
     assert_eq!((v.rule.as_str(), v.value.as_str()), (rule, "Content-Length 1000000000"));
 }
+
+/// A 429 failure envelope with `retry-after: value` (when given).
+fn too_many(value: Option<&str>) -> Response {
+    let body = r#"{"success":false,"errors":[{"code":10429,"message":"rate limited"}],"messages":[],"result":null}"#;
+    let mut r = json_stream(Body::from(body), None);
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Some(v) = value {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_429_server_gets_its_verdict_within_the_wait_budget() {
+    // (retry-after, whether it is a violation): seconds, an HTTP date, negative, absurd.
+    let cases: [(&str, Option<&str>); 4] = [
+        ("seconds", None),
+        ("date", None),
+        ("-1", Some("retry-after must be seconds or an HTTP date (negative)")),
+        ("86400", Some("retry-after must not ask for more than 3600 s (absurd)")),
+    ];
+    let runs = cases.map(|(case, violation)| async move {
+        let (target, _) = serve(move |_, _, _| match case {
+            "seconds" => too_many(Some("1")),
+            "date" => {
+                let at = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+                too_many(Some(&httpdate::fmt_http_date(at)))
+            }
+            other => too_many(Some(other)),
+        })
+        .await;
+        let mut o = crate::fast_options();
+        o.max_wait = std::time::Duration::from_secs(2);
+        let report = run(&target, &o).await.unwrap();
+        (case, violation, report)
+    });
+    for (case, violation, report) in futures::future::join_all(runs).await {
+        let text = report.render_text();
+        // Every scenario is skipped as rate limited: none was judged on 429s.
+        for info in cfstream_conformance::catalogue() {
+            if info.kind == cfstream_conformance::CheckKind::Scenario {
+                assert_eq!(
+                    outcome(&report, info.name),
+                    (Outcome::Skip, Some("rate limited".to_owned())),
+                    "{case}: {text}"
+                );
+            }
+        }
+        // The 429s themselves are judged.
+        let retry = report.check("retry_after_on_429").unwrap();
+        match violation {
+            None => assert_eq!(retry.outcome, Outcome::Pass, "{case}: {text}"),
+            Some(rule) => {
+                assert_eq!(retry.outcome, Outcome::Fail, "{case}: {text}");
+                assert_eq!(retry.violations[0].rule, rule, "{case}");
+            }
+        }
+        assert_eq!(report.check("failure_has_errors").unwrap().outcome, Outcome::Pass, "{case}");
+        // Only the baseline and what ran before the budget ran out: a handful of requests.
+        assert!(report.requests <= 10, "{case}: {} requests\n{text}", report.requests);
+    }
+}
