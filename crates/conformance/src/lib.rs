@@ -40,6 +40,7 @@ mod error;
 pub mod generate;
 pub mod proxy;
 mod record;
+mod redact;
 mod report;
 mod runner;
 mod scenarios;

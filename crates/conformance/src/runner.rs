@@ -125,9 +125,13 @@ impl fmt::Debug for RunOptions {
 pub async fn run(target: &Target, options: &RunOptions) -> Result<Report, Error> {
     let selected = select(options)?;
     let started = Instant::now();
-    let (checks, requests) = scenarios::run(target, options, &selected).await?;
+    let (checks, requests, redactor) = scenarios::run(target, options, &selected).await?;
     let target_url = redact_url(&target.base_url);
-    Ok(Report::new(target_url, checks, requests, started.elapsed()))
+    let mut report = Report::new(target_url, checks, requests, started.elapsed());
+    // Answers were redacted as they were read; this catches what came another way (an
+    // error's text, a value cut before it could be matched whole).
+    redactor.report(&mut report);
+    Ok(report)
 }
 
 /// The base URL without any user info, for reports and errors.

@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
+use crate::redact::Redactor;
 use crate::runner::{RunOptions, Target};
 use crate::validate::parse_retry_after;
 
@@ -93,6 +94,8 @@ pub(crate) struct Http {
     /// Whether a 429 asked for more than the budget had left: from then on, no 429 is
     /// waited out and the checks still to run are skipped as rate limited.
     rate_limited: bool,
+    /// Replaces the credentials a server echoes, in every answer, before anything sees it.
+    pub(crate) redactor: Redactor,
 }
 
 impl Http {
@@ -118,6 +121,7 @@ impl Http {
             max_wait: options.max_wait,
             waited: Duration::ZERO,
             rate_limited: false,
+            redactor: Redactor::new(target.credentials.as_ref()),
         })
     }
 
@@ -150,8 +154,11 @@ impl Http {
         self.requests += 1;
         let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let mut headers = resp.headers().clone();
         let (body, oversize) = read_capped(resp, BODY_CAP).await?;
+        // A credential the server echoes must not reach a check, a log line or a report.
+        let body = self.redactor.body(body);
+        self.redactor.headers(&mut headers);
         tracing::debug!(%what, status, "answer");
         Ok(Resp { op, what, status, headers, body, oversize })
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::catalogue::{Check, CheckKind};
 use crate::error::{Error, ErrorKind};
 use crate::record::{Rec, Results};
+use crate::redact::Redactor;
 use crate::report::CheckResult;
 use crate::runner::{RunOptions, Target, redact_url};
 use crate::transport::{Auth, Http, Resp, error_chain};
@@ -31,13 +32,13 @@ const RATE_LIMITED: &str = "rate limited";
 /// Used in paths when the target names no video.
 const PLACEHOLDER_VIDEO: &str = "ea95132c15732412d22c1476fa83f27a";
 
-/// Runs the `selected` checks against `target`: the results in catalogue order, and how many
-/// requests were made.
+/// Runs the `selected` checks against `target`: the results in catalogue order, how many
+/// requests were made, and the redactor of the target's credentials.
 pub(crate) async fn run(
     target: &Target,
     options: &RunOptions,
     selected: &[Check],
-) -> Result<(Vec<CheckResult>, usize), Error> {
+) -> Result<(Vec<CheckResult>, usize, Redactor), Error> {
     let mut ctx = Ctx {
         target,
         options,
@@ -54,7 +55,7 @@ pub(crate) async fn run(
     ctx.video_flow().await;
     ctx.response_checks();
     let requests = ctx.http.requests;
-    Ok((ctx.results.into_ordered(selected), requests))
+    Ok((ctx.results.into_ordered(selected), requests, ctx.http.redactor))
 }
 
 /// One download as read (loosely, from JSON) from a list answer.

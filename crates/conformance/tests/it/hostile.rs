@@ -201,3 +201,48 @@ async fn an_always_429_server_gets_its_verdict_within_the_wait_budget() {
         assert!(report.requests <= 10, "{case}: {} requests\n{text}", report.requests);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_echoed_by_the_server_are_redacted_in_every_format() {
+    use cfstream_conformance::ReportFormat;
+    for (credentials, secrets) in [
+        (Credentials::token("s3cret-t0ken"), vec!["s3cret-t0ken"]),
+        (Credentials::key("me@example.com", "s3cret/key"), vec!["s3cret/key", "me@example.com"]),
+    ] {
+        // Echoes whatever credentials it got: in a JSON value, in an HTML body, in a header.
+        let (mut target, _) = serve(|method, _, headers| {
+            let echo: Vec<&str> = ["authorization", "x-auth-key", "x-auth-email"]
+                .iter()
+                .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+                .collect();
+            let echo = echo.join(" ");
+            if method == Method::GET {
+                let body = serde_json::json!({"success": true, "errors": [], "messages": [],
+                    "result": {"default": {"status": echo, "percentComplete": 1}}});
+                json_stream(Body::from(body.to_string()), None)
+            } else {
+                let mut r = Response::new(Body::from(format!("<p>refused: {echo}</p>")));
+                *r.status_mut() = StatusCode::BAD_REQUEST;
+                let ct = format!("text/html; echo={echo}");
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).unwrap());
+                r
+            }
+        })
+        .await;
+        target.credentials = Some(credentials);
+        let report = run(&target, &crate::fast_options()).await.unwrap();
+        let text = report.render_text();
+        // The echo was seen (and judged) ...
+        assert_eq!(report.check("body_schema").unwrap().outcome, Outcome::Fail, "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        // ... and no credential is in any rendering.
+        for format in
+            [ReportFormat::Text, ReportFormat::Json, ReportFormat::Junit, ReportFormat::Markdown]
+        {
+            let out = report.render(format);
+            for secret in &secrets {
+                assert!(!out.contains(secret), "{format:?} shows {secret}:\n{out}");
+            }
+        }
+    }
+}
