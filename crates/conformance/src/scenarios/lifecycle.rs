@@ -1,5 +1,6 @@
 //! The lifecycle scenarios on the first video: create (legacy and typed routes) then list,
-//! progress followed to the end, delete then list, delete again.
+//! progress followed to the end, create again, delete then list (and the other type kept),
+//! delete again.
 
 use std::time::Instant;
 
@@ -27,9 +28,14 @@ impl Ctx<'_> {
         self.unknown_type_refused(account.as_str(), video.as_str()).await;
 
         let progress = [Check::ProgressMonotone, Check::ProgressTerminates];
-        let files = [Check::DownloadUrlServes, Check::DownloadUrlRange];
-        let deletes = [Check::DeleteThenList, Check::DeleteRepeatable];
-        let creates = [Check::CreateThenList, Check::CreateTypeThenList];
+        let files = [
+            Check::DownloadUrlServes,
+            Check::DownloadUrlRange,
+            Check::DownloadFileConsistent,
+            Check::DownloadUrlFilename,
+        ];
+        let deletes = [Check::DeleteThenList, Check::DeleteScoped, Check::DeleteRepeatable];
+        let creates = [Check::CreateThenList, Check::CreateTypeThenList, Check::CreateIdempotent];
         // Every later scenario needs downloads to exist: create them when any of them runs.
         let needs_downloads = creates.iter().chain(&progress).chain(&files).chain(&deletes);
         if writes && needs_downloads.copied().any(|c| self.wants(c)) {
@@ -44,17 +50,98 @@ impl Ctx<'_> {
                 self.create_and_list(Check::CreateTypeThenList, &e, DownloadType::Audio).await;
             }
         }
-        let last = if self.wants_any(&progress) || self.wants_any(&files) {
+        // The second create compares with downloads that ended: it follows progress too.
+        let last = if self.wants_any(&progress)
+            || self.wants_any(&files)
+            || (writes && self.wants(Check::CreateIdempotent))
+        {
             self.follow_progress(&account, &video).await
         } else {
             None
         };
+        if writes && self.wants(Check::CreateIdempotent) {
+            self.create_again(&account, &video, last.as_ref()).await;
+        }
         if self.wants_any(&files) {
             self.fetch_files(last.as_ref()).await;
         }
         if writes && self.wants_any(&deletes) {
             self.delete_and_list(&account, &video).await;
         }
+    }
+
+    /// `create_idempotent`: creates both downloads again once they ended; each answer must be
+    /// the same download (same url, progress not lower, ready still ready).
+    async fn create_again(
+        &mut self,
+        account: &AccountId,
+        video: &VideoId,
+        last: Option<&Snapshot>,
+    ) {
+        let mut rec = Rec::new(Check::CreateIdempotent);
+        let Some(before) = last.filter(|s| !s.is_empty()) else {
+            rec.skip = Some("no download was seen to create again".to_owned());
+            return self.finish(rec);
+        };
+        let mut steps = vec![(Endpoint::create(account, video), "default")];
+        // `audio` is path-safe, so the typed endpoint always builds.
+        if let Ok(e) = Endpoint::create_type(account, video, DownloadType::Audio) {
+            steps.push((e, "audio"));
+        }
+        for (endpoint, key) in steps {
+            let Some(prev) = before.get(key) else { continue };
+            let r = match self
+                .send(Method::POST, &endpoint.path(), Some(endpoint.operation()), Auth::Given)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    rec.transport("second create", &e);
+                    continue;
+                }
+            };
+            let Some(json) = Self::expect_ok(&mut rec, &r) else { continue };
+            let pointer = format!("/result/{key}");
+            let Some(now) = downloads_of(&json).and_then(|mut d| d.remove(key)) else {
+                rec.fail(
+                    r.op,
+                    pointer.as_str(),
+                    format!("a second create must answer the {key} download"),
+                    truncate(&json.to_string()),
+                );
+                continue;
+            };
+            if prev.status == "ready" && now.status != "ready" {
+                rec.fail(
+                    r.op,
+                    format!("{pointer}/status"),
+                    "a second create must leave a ready download ready (never restart it)",
+                    &now.status,
+                );
+            }
+            if let (Some(a), Some(b)) = (prev.percent, now.percent)
+                && b < a
+            {
+                rec.fail(
+                    r.op,
+                    format!("{pointer}/percentComplete"),
+                    format!("a second create must not take percentComplete back (was {a})"),
+                    b.to_string(),
+                );
+            }
+            if prev.url.is_some() && now.url != prev.url {
+                rec.fail(
+                    r.op,
+                    format!("{pointer}/url"),
+                    format!(
+                        "a second create must answer the same url ({})",
+                        prev.url.as_deref().unwrap_or_default()
+                    ),
+                    now.url.as_deref().unwrap_or("(absent)"),
+                );
+            }
+        }
+        self.finish(rec);
     }
 
     async fn create_and_list(&mut self, check: Check, endpoint: &Endpoint, t: DownloadType) {
@@ -207,39 +294,96 @@ impl Ctx<'_> {
         last
     }
 
+    /// The delete scenarios: delete audio (typed route), create it again, delete default
+    /// (legacy route), delete audio again; after each delete the list must not show what
+    /// was deleted (`delete_then_list`) and must show the other type as it was
+    /// (`delete_scoped`); then every delete once more must still succeed.
     async fn delete_and_list(&mut self, account: &AccountId, video: &VideoId) {
-        let mut then_list = Rec::new(Check::DeleteThenList);
+        let mut gone = Rec::new(Check::DeleteThenList);
+        let mut scoped = Rec::new(Check::DeleteScoped);
         let mut again = Rec::new(Check::DeleteRepeatable);
-        // `audio` is path-safe, so the typed endpoint always builds.
-        let steps: Vec<_> = Endpoint::delete_type(account, video, DownloadType::Audio)
-            .map(|e| (e, "audio"))
-            .into_iter()
-            .chain([(Endpoint::delete(account, video), "default")])
-            .collect();
-        for (endpoint, key) in &steps {
-            self.delete_expecting_ok(&mut then_list, endpoint, "delete").await;
-            match self.list(account, video).await {
+        let legacy = Endpoint::delete(account, video);
+        // `audio` is path-safe, so the typed endpoints always build.
+        let typed = Endpoint::delete_type(account, video, DownloadType::Audio).ok();
+        let recreate = Endpoint::create_type(account, video, DownloadType::Audio).ok();
+        // What the downloads are just before the first delete ("as it was" is judged on it).
+        if let Err(e) = self.list(account, video).await {
+            gone.transport("list", &e);
+        }
+        if let Some(typed) = &typed {
+            self.delete_step(&mut gone, &mut scoped, typed, "audio", "default").await;
+        }
+        // Audio again, so that the legacy delete has another type to leave alone.
+        let scoping = self.wants(Check::DeleteScoped);
+        if let Some(create) = recreate.as_ref().filter(|_| scoping) {
+            let path = create.path();
+            match self.send(Method::POST, &path, Some(create.operation()), Auth::Given).await {
                 Ok(r) => {
-                    if let Some(json) = Self::expect_ok(&mut then_list, &r) {
-                        let pointer = format!("/result/{key}");
-                        if let Some(d) = json.pointer(&pointer) {
-                            then_list.fail(
-                                r.op,
-                                pointer,
-                                format!("after delete, list must not show the {key} download"),
-                                d.to_string(),
-                            );
-                        }
-                    }
+                    Self::expect_ok(&mut scoped, &r);
                 }
-                Err(e) => then_list.transport("list", &e),
+                Err(e) => scoped.transport("create audio again", &e),
+            }
+            if let Err(e) = self.list(account, video).await {
+                scoped.transport("list", &e);
             }
         }
-        for (endpoint, _) in &steps {
+        self.delete_step(&mut gone, &mut scoped, &legacy, "default", "audio").await;
+        if let Some(typed) = typed.as_ref().filter(|_| scoping) {
+            let mut unused = Rec::new(Check::DeleteScoped);
+            self.delete_step(&mut gone, &mut unused, typed, "audio", "default").await;
+        }
+        for endpoint in typed.iter().chain([&legacy]) {
             self.delete_expecting_ok(&mut again, endpoint, "second delete").await;
         }
-        self.finish(then_list);
+        self.finish(gone);
+        self.finish(scoped);
         self.finish(again);
+    }
+
+    /// Deletes `key` with `endpoint`, then lists: `key` must be gone (into `gone`), and `kept`
+    /// listed as it was before, if it was (into `scoped`).
+    async fn delete_step(
+        &mut self,
+        gone: &mut Rec,
+        scoped: &mut Rec,
+        endpoint: &Endpoint,
+        key: &str,
+        kept: &str,
+    ) {
+        let before = self.history.last().and_then(|s| s.get(kept).cloned());
+        self.delete_expecting_ok(gone, endpoint, "delete").await;
+        let r = match self.list(endpoint.account(), endpoint.video()).await {
+            Ok(r) => r,
+            Err(e) => return gone.transport("list", &e),
+        };
+        let Some(json) = Self::expect_ok(gone, &r) else { return };
+        let pointer = format!("/result/{key}");
+        if let Some(d) = json.pointer(&pointer) {
+            gone.fail(
+                r.op,
+                pointer,
+                format!("after delete, list must not show the {key} download"),
+                d.to_string(),
+            );
+        }
+        let Some(before) = before else { return };
+        scoped.asserted = true;
+        let after = downloads_of(&json).and_then(|mut d| d.remove(kept));
+        let what = format!("{} must leave the {kept} download", endpoint.operation());
+        match after {
+            None => scoped.fail(r.op, format!("/result/{kept}"), what, "(absent)"),
+            Some(after) if before.status == "ready" && after != before => scoped.fail(
+                r.op,
+                format!("/result/{kept}"),
+                format!(
+                    "{what} as it was ({} at {})",
+                    before.status,
+                    before.url.unwrap_or_default()
+                ),
+                format!("{} at {}", after.status, after.url.unwrap_or_default()),
+            ),
+            Some(_) => {}
+        }
     }
 
     /// Sends `endpoint` (a delete) and records into `rec` whether it answered a success.
