@@ -44,6 +44,14 @@ impl Rec {
         self.violations.push(Violation::new(op, self.check.name(), pointer, rule, value));
     }
 
+    /// Takes the violations of `other` (a step of this check that is not evidence by itself).
+    pub(crate) fn absorb(&mut self, other: Rec) {
+        for v in other.violations.into_vec() {
+            self.asserted = true;
+            self.violations.push(v);
+        }
+    }
+
     pub(crate) fn transport(&mut self, what: &str, e: &reqwest::Error) {
         self.fail(None, "request", format!("{what} failed"), error_chain(e));
     }

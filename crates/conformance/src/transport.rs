@@ -62,7 +62,11 @@ pub(crate) struct Resp {
 }
 
 impl Resp {
+    /// The body as JSON; never for a body cut at the cap (it cannot be whole JSON).
     pub(crate) fn json(&self) -> Option<Value> {
+        if self.oversize.is_some() {
+            return None;
+        }
         serde_json::from_slice(&self.body).ok()
     }
 }

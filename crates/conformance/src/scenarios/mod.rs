@@ -257,7 +257,11 @@ impl Ctx<'_> {
                 ct.unwrap_or("(none)"),
             );
         }
-        for problem in self.validator.failure_problems(&r.body) {
+        let problems = match &r.oversize {
+            Some(over) => vec![format!("a body must be at most 8 MiB: {over}")],
+            None => self.validator.failure_problems(&r.body),
+        };
+        for problem in problems {
             rec.fail(r.op, "", format!("{why}: {what} must answer the failure envelope"), problem);
         }
     }

@@ -246,3 +246,65 @@ async fn credentials_echoed_by_the_server_are_redacted_in_every_format() {
         }
     }
 }
+
+/// Where the parent of the RSS test tells its child which servers to judge.
+const RSS_URLS: &str = "CFSTREAM_CONFORMANCE_RSS_URLS";
+
+/// The child half of `peak_rss_stays_under_64_mib_against_huge_bodies`: in its own process
+/// (so that the servers' memory is not counted), the whole suite against each server, then
+/// the process's peak RSS. Does nothing unless the parent runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rss_child() {
+    let Ok(urls) = std::env::var(RSS_URLS) else { return };
+    for url in urls.split(',') {
+        let mut target = Target::new(url.parse().unwrap());
+        target.credentials = Some(Credentials::token(TOKEN));
+        target.account = Some(ACC.parse().unwrap());
+        target.videos = vec![VID.parse().unwrap()];
+        let report = run(&target, &crate::fast_options()).await.unwrap();
+        assert_eq!(report.check("body_schema").unwrap().outcome, Outcome::Fail, "{url}");
+        println!("RSS_CHILD {url}: {:?}, {} requests", report.duration, report.requests);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    println!("RSS_CHILD {hwm}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peak_rss_stays_under_64_mib_against_huge_bodies() {
+    let endless_server = serve(|_, _, _| {
+        json_stream(endless(Arc::new(std::sync::atomic::AtomicUsize::new(0))), None)
+    })
+    .await;
+    let big = bytes::Bytes::from(vec![b' '; 50_000_000]);
+    let big_server = serve(move |_, _, _| json_stream(Body::from(big.clone()), None)).await;
+    let huge_server = serve(|_, _, _| {
+        json_stream(endless(Arc::new(std::sync::atomic::AtomicUsize::new(0))), Some(1_000_000_000))
+    })
+    .await;
+    let urls: Vec<String> = [endless_server, big_server, huge_server]
+        .iter()
+        .map(|(t, _)| t.base_url.to_string())
+        .collect();
+    let exe = std::env::current_exe().unwrap();
+    // The servers run on this runtime: wait for the child off it.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .args(["hostile::rss_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(RSS_URLS, urls.join(","))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let kib: u64 = stdout
+        .lines()
+        .find_map(|l| l.split_once("RSS_CHILD VmHWM:").map(|(_, v)| v))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {stdout}"));
+    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+    println!("peak RSS of the judging process: {kib} KiB");
+}
