@@ -92,6 +92,7 @@ mod redact;
 mod report;
 mod runner;
 mod scenarios;
+mod stream;
 mod transport;
 mod validate;
 
@@ -99,5 +100,6 @@ pub use catalogue::{Check, CheckInfo, CheckKind, catalogue};
 pub use error::{Error, ErrorKind};
 pub use proxy::{ProxyOptions, ProxySummary, RunningProxy, proxy};
 pub use report::{CheckResult, Counts, Outcome, Report, ReportFile, ReportFormat};
-pub use runner::{Reporter, RunOptions, Target, run};
+pub use runner::{Reporter, RunOptions, Target, WaitProgress, run};
+pub use stream::TextStream;
 pub use validate::{Validator, Violation};

@@ -54,6 +54,37 @@ impl Target {
 pub trait Reporter: Send + Sync {
     /// Called once per check, in the order checks finish.
     fn check_finished(&self, result: &CheckResult);
+
+    /// Called at each poll while downloads are waited for (nothing by default).
+    fn wait_progress(&self, _progress: &WaitProgress) {}
+}
+
+/// Where a wait for downloads stands: the video, each download not yet final with its
+/// progress, and the time waited of the deadline.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WaitProgress {
+    /// The video whose downloads are waited for.
+    pub video: String,
+    /// Each download not yet final: its type and `percentComplete`, if given.
+    pub downloads: Vec<(String, Option<f64>)>,
+    /// How long the wait has lasted.
+    pub waited: Duration,
+    /// How long it may last.
+    pub deadline: Duration,
+}
+
+impl fmt::Display for WaitProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "waiting for {}:", self.video)?;
+        for (t, percent) in &self.downloads {
+            match percent {
+                Some(p) => write!(f, " {t} {p}%")?,
+                None => write!(f, " {t} ?%")?,
+            }
+        }
+        write!(f, " ({:.1} s of {} s)", self.waited.as_secs_f64(), self.deadline.as_secs_f64())
+    }
 }
 
 /// How to run: which checks, and the time limits.

@@ -10,6 +10,7 @@ use reqwest::Method;
 use super::{Ctx, Snapshot, downloads_of, terminal};
 use crate::catalogue::Check;
 use crate::record::Rec;
+use crate::runner::WaitProgress;
 use crate::transport::Auth;
 use crate::validate::truncate;
 
@@ -261,6 +262,18 @@ impl Ctx<'_> {
                 first = false;
                 mono.asserted = true;
                 let done = now.values().all(|d| terminal(&d.status));
+                if let (Some(reporter), false) = (&self.options.reporter, done) {
+                    reporter.wait_progress(&WaitProgress {
+                        video: video.to_string(),
+                        downloads: now
+                            .iter()
+                            .filter(|(_, d)| !terminal(&d.status))
+                            .map(|(t, d)| (t.clone(), d.percent))
+                            .collect(),
+                        waited: start.elapsed(),
+                        deadline: self.options.deadline,
+                    });
+                }
                 last = Some(now);
                 if done {
                     term.asserted = true;
