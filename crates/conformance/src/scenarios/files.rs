@@ -70,6 +70,12 @@ fn with_filename(url: &str, name: &str) -> Option<String> {
 }
 
 impl Ctx<'_> {
+    /// How long one request to a file URL may take: a file can take longer than an API
+    /// answer, so the longer of the request timeout and the download deadline.
+    fn file_timeout(&self) -> std::time::Duration {
+        self.options.request_timeout.max(self.options.deadline)
+    }
+
     pub(super) async fn fetch_files(&mut self, last: Option<&Snapshot>) {
         let mut serves = Rec::new(Check::DownloadUrlServes);
         let mut range = Rec::new(Check::DownloadUrlRange);
@@ -138,7 +144,7 @@ impl Ctx<'_> {
     /// the body length against `Content-Length`. Returns what it saw when it is consistent.
     async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<Whole> {
         self.http.requests += 1;
-        let mut resp = match self.http.files.get(url).timeout(self.options.deadline).send().await {
+        let mut resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
             Ok(r) => r,
             Err(e) => {
                 rec.transport(&format!("GET {t} url"), &e);
@@ -227,7 +233,7 @@ impl Ctx<'_> {
                 .files
                 .get(url)
                 .header(http::header::RANGE, &ask)
-                .timeout(self.options.deadline)
+                .timeout(self.file_timeout())
                 .send()
                 .await;
             let resp = match sent {
@@ -291,7 +297,7 @@ impl Ctx<'_> {
             }
         }
         self.http.requests += 1;
-        match self.http.files.head(url).timeout(self.options.deadline).send().await {
+        match self.http.files.head(url).timeout(self.file_timeout()).send().await {
             Ok(r) => {
                 let len = r
                     .headers()
@@ -323,13 +329,7 @@ impl Ctx<'_> {
             return rec.fail(None, at, "a download's url must be a URL", url);
         };
         self.http.requests += 1;
-        match self
-            .http
-            .files
-            .request(Method::GET, &named)
-            .timeout(self.options.deadline)
-            .send()
-            .await
+        match self.http.files.request(Method::GET, &named).timeout(self.file_timeout()).send().await
         {
             Ok(r) => {
                 rec.asserted = true;
@@ -369,7 +369,7 @@ impl Ctx<'_> {
         ] {
             let Some(u) = with_filename(url, &bad) else { continue };
             self.http.requests += 1;
-            match self.http.files.get(&u).timeout(self.options.deadline).send().await {
+            match self.http.files.get(&u).timeout(self.file_timeout()).send().await {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     drop(r);
@@ -395,7 +395,7 @@ impl Ctx<'_> {
             .files
             .get(url)
             .header(http::header::RANGE, format!("bytes=0-{end}"))
-            .timeout(self.options.deadline)
+            .timeout(self.file_timeout())
             .send()
             .await;
         let resp = match resp {
