@@ -21,11 +21,12 @@ pub(crate) const KEPT_PER_CHECK: usize = 100;
 
 macro_rules! schema_text {
     ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/", $name))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/", $name))
     };
 }
 
-/// The schema texts embedded at build time, by file name under `schemas/`.
+/// The schema texts embedded at build time, by file name under the crate's `schemas/` (a copy
+/// of the workspace's, kept in sync by `cargo xtask schemas`).
 pub(crate) const DOWNLOADS_RESPONSE: &str = schema_text!("downloads-response.json");
 pub(crate) const DELETED_RESPONSE: &str = schema_text!("deleted-response.json");
 pub(crate) const FAILURE_RESPONSE: &str = schema_text!("failure-response.json");

@@ -497,6 +497,22 @@ mod tests {
         );
     }
 
+    /// The segment encoder escapes all but unreserved characters: `/` and `%` (which would add
+    /// a segment or smuggle an encoded one), `\`, NUL, spaces and non-ASCII.
+    #[test]
+    fn segments_encode_all_but_unreserved_characters() {
+        assert_eq!(
+            Operation::List.render("é b", "a\\b\0", Some("ignored")),
+            "/accounts/%C3%A9%20b/stream/a%5Cb%00/downloads"
+        );
+        // Unreserved characters are left as they are.
+        assert_eq!(
+            Operation::DeleteType.render("aZ09-_.~", "x", Some("hdr_10")),
+            "/accounts/aZ09-_.~/stream/x/downloads/hdr_10"
+        );
+        assert_eq!(segment("/%").to_string(), "%2F%25");
+    }
+
     #[test]
     fn type_names_that_are_not_path_safe_are_refused() {
         let (a, v) = ids();
