@@ -124,3 +124,13 @@ fn values_are_cut_at_200_characters_in_every_format() {
         assert!(!out.contains(&"x".repeat(201)), "{format:?}");
     }
 }
+
+#[test]
+fn the_rules_table_of_the_workspace_readme_names_every_check_once() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    for c in cfstream_conformance::Check::ALL {
+        let row = format!("| `{}` |", c.name());
+        assert_eq!(readme.matches(&row).count(), 1, "{} in the README's rules table", c.name());
+    }
+}
