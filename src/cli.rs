@@ -332,6 +332,10 @@ pub(crate) struct ConformanceRunArgs {
     /// How long, in seconds, a download may take to end ready or error
     #[arg(long, value_name = "SECS")]
     pub(crate) deadline: Option<u64>,
+    /// The run's budget, in seconds, for waiting out 429s; past it, the checks still to run
+    /// are skipped as rate limited [default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub(crate) max_wait: Option<u64>,
     /// List the checks, one line each, and exit
     #[arg(long)]
     pub(crate) list: bool,
