@@ -3,6 +3,7 @@
 //! from, and the registry that caps open connections by closing the longest-idle one.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::shared::lock;
+
+/// The client's address, in each request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientAddr(pub(crate) IpAddr);
 
 /// How long a connection may take to send a request's head (from its first byte, or from the
 /// connection's start), and how long it may sit idle between requests.

@@ -81,9 +81,12 @@
 //!   `Range` (206 + `Content-Range`; 416 + `Content-Range: bytes */size` when unsatisfiable;
 //!   other forms are ignored), `?filename=NAME` (1 to 120 of `[A-Za-z0-9_-]`, else 400) as
 //!   `Content-Disposition: attachment; filename="NAME.mp4"`, 404 until the download is `ready`.
-//! - Rate limit ([`RateLimit`]), per presented credentials, in fixed windows: every API answer
-//!   carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds);
-//!   past the limit, 429 code 10429 with `retry-after` until the window ends.
+//! - Rate limit ([`RateLimit`]), in fixed windows, one per accepted credential (however it is
+//!   written: `bearer  TOKEN ` is `Bearer TOKEN`) and one per client address for requests
+//!   without valid credentials (made-up tokens buy no fresh windows), in a table of at most
+//!   4096 (past it, new keys share one window): every API answer carries `x-ratelimit-limit`,
+//!   `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds); past the limit, 429 code 10429
+//!   with `retry-after` until the window ends.
 //! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
 //!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
 //!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::conn::{ConnControl, Tracked};
+use crate::conn::{ClientAddr, ConnControl, Tracked};
 use crate::input::{MAX_HEADERS, MAX_URI};
 use crate::router::SERVER;
 use crate::shared::Shared;
@@ -41,10 +41,11 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match shared.conns.admit(Instant::now()) {
+                Ok((stream, peer)) => match shared.conns.admit(Instant::now()) {
                     Some((id, control)) => {
                         let _ = stream.set_nodelay(true);
-                        let admitted = Admitted { shared: shared.clone(), id, control };
+                        let client = ClientAddr(peer.ip());
+                        let admitted = Admitted { shared: shared.clone(), id, control, client };
                         conns.spawn(connection(stream, app.clone(), admitted, shutdown.clone()));
                     }
                     None => refuse(&stream, &shared),
@@ -90,6 +91,7 @@ struct Admitted {
     shared: Arc<Shared>,
     id: u64,
     control: Arc<ConnControl>,
+    client: ClientAddr,
 }
 
 impl Drop for Admitted {
@@ -116,9 +118,11 @@ async fn connection(
     let timeouts = admitted.shared.timeouts;
     let io = TokioIo::new(GuardedIo::new(stream, control.clone(), admitted.shared.clone()));
     let svc_control = control.clone();
+    let client = admitted.client;
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let busy = svc_control.begin();
         req.extensions_mut().insert(svc_control.clone());
+        req.extensions_mut().insert(client);
         let answer = app.clone().oneshot(req.map(Body::new));
         async move { answer.await.map(|res| res.map(|b| Body::new(Tracked::new(b, busy)))) }
     });
