@@ -62,7 +62,7 @@
 //!   the rate limit (429); credentials: none 401 code 9106, wrong 403 code 10000 (checked
 //!   before faults, so a 2XX never comes without valid credentials); injected faults;
 //!   `account_id` or `identifier` over 32
-//!   characters: 400 code 10400 naming the parameter in the message and `source.pointer`;
+//!   characters (counted after percent-decoding, in characters): 400 code 10400 naming the parameter in the message and `source.pointer`;
 //!   a `download_type` other than `default` or `audio`: 400 naming it; a POST body that is
 //!   neither empty nor JSON: 400.
 //! - An account the emulator does not hold answers 403 code 10000, which is what Cloudflare
