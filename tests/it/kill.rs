@@ -14,8 +14,7 @@ use cfstream_http::reqwest;
 use cfstream_types::{DownloadStatus, DownloadType, VideoId};
 use serde_json::Value;
 
-use crate::common::{Emu, KillOnDrop, texts};
-use crate::security::{MiniServer, ready_list, respond};
+use crate::common::{Emu, KillOnDrop, MiniServer, emulator_file_etag, ready_list, respond, texts};
 
 /// A tiny deterministic generator, so each run kills at the same moments.
 struct Lcg(u64);
@@ -213,9 +212,11 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
     e.admin()
         .set_download_status(&e.account(), &video, DownloadType::Default, DownloadStatus::Ready)
         .unwrap();
-    // A file host that sends the first 3 MiB of the file, then stalls until the test ends.
+    // A file host that sends the first 3 MiB of the file (with the emulator's validator: it is
+    // the same file), then stalls until the test ends.
     let sent = 3 << 20;
     let stall_video = video.clone();
+    let etag = emulator_file_etag(e, &video);
     let server = MiniServer::start(move |req, conn, stop| {
         let host = req.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
         if req.path.contains("/stream/") {
@@ -225,8 +226,9 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
             return;
         }
         use std::io::Write as _;
-        let head =
-            format!("HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\n\r\n");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\netag: {etag}\r\n\r\n"
+        );
         let _ = conn.write_all(head.as_bytes());
         let _ = conn.write_all(&expected_file_bytes(&stall_video, &DownloadType::Default, 0, sent));
         let _ = conn.flush();

@@ -203,6 +203,25 @@ mod tests {
         assert_eq!(k.headers()[1], (X_AUTH_KEY, "s3cr3t-key".to_owned()));
     }
 
+    /// The exact redacted forms: a `Debug` that leaked a prefix of the secret ("s3cr...") would
+    /// pass a test that only looks for the whole secret.
+    #[test]
+    fn the_redacted_forms_are_exact() {
+        let s = Secret::new("s3cr3t-token");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(format!("{s:#?}"), "Secret([redacted])");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(
+            format!("{:?}", Credentials::token("s3cr3t-token")),
+            "Token(Secret([redacted]))"
+        );
+        assert_eq!(
+            format!("{:?}", Credentials::key("me@example.com", "s3cr3t-key")),
+            r#"Key { email: "me@example.com", key: Secret([redacted]) }"#
+        );
+        assert_eq!(s.expose(), "s3cr3t-token");
+    }
+
     fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     }

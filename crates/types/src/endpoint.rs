@@ -103,7 +103,7 @@ impl Operation {
     ];
 
     /// The spec's `operationId`.
-    pub fn operation_id(self) -> &'static str {
+    pub const fn operation_id(self) -> &'static str {
         match self {
             Operation::List => "stream-m-p-4-downloads-list-downloads",
             Operation::Create => "stream-m-p-4-downloads-create-downloads",
@@ -495,6 +495,22 @@ mod tests {
             Operation::List.render("\u{2603}", "v", Some("ignored")),
             "/accounts/%E2%98%83/stream/v/downloads"
         );
+    }
+
+    /// The segment encoder escapes all but unreserved characters: `/` and `%` (which would add
+    /// a segment or smuggle an encoded one), `\`, NUL, spaces and non-ASCII.
+    #[test]
+    fn segments_encode_all_but_unreserved_characters() {
+        assert_eq!(
+            Operation::List.render("é b", "a\\b\0", Some("ignored")),
+            "/accounts/%C3%A9%20b/stream/a%5Cb%00/downloads"
+        );
+        // Unreserved characters are left as they are.
+        assert_eq!(
+            Operation::DeleteType.render("aZ09-_.~", "x", Some("hdr_10")),
+            "/accounts/aZ09-_.~/stream/x/downloads/hdr_10"
+        );
+        assert_eq!(segment("/%").to_string(), "%2F%25");
     }
 
     #[test]
