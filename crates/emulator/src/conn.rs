@@ -45,7 +45,6 @@ pub(crate) struct ConnControl {
     reset: AtomicBool,
     evicting: AtomicBool,
     notify: Notify,
-    changed: Notify,
     activity: Mutex<Activity>,
 }
 
@@ -57,7 +56,6 @@ impl ConnControl {
             reset: AtomicBool::new(false),
             evicting: AtomicBool::new(false),
             notify: Notify::new(),
-            changed: Notify::new(),
             activity: Mutex::new(Activity { busy: 0, last_active: now, head_started: Some(now) }),
         }
     }
@@ -83,19 +81,11 @@ impl ConnControl {
         self.notify.notified().await;
     }
 
-    /// Resolves when the activity changed in a way that moves the deadline earlier or sets
-    /// one (a head started, an answer ended).
-    pub(crate) async fn changed(&self) {
-        self.changed.notified().await;
-    }
-
     /// Bytes arrived from the client.
     pub(crate) fn on_read(&self) {
         let mut a = lock(&self.activity);
         if a.busy == 0 && a.head_started.is_none() {
             a.head_started = Some(Instant::now());
-            drop(a);
-            self.changed.notify_one();
         }
     }
 
@@ -106,6 +96,29 @@ impl ConnControl {
         a.busy += 1;
         a.head_started = None;
         BusyGuard { control: self.clone() }
+    }
+
+    /// Whether the connection has timed out at `now`.
+    pub(crate) fn expired(&self, t: Timeouts, now: Instant) -> bool {
+        self.deadline(t).is_some_and(|d| d <= now)
+    }
+
+    /// When to look again at whether the connection has timed out: no later than any deadline
+    /// that the activity from `now` on can set, so that no request needs to wake the
+    /// connection's task (it wakes at most once per timeout, not once per request).
+    pub(crate) fn check_at(&self, t: Timeouts, now: Instant) -> Instant {
+        // At least a millisecond, so zero timeouts cannot make the task spin while busy.
+        let shortest = t.idle.min(t.header_read).max(Duration::from_millis(1));
+        let a = lock(&self.activity);
+        if a.busy > 0 {
+            // After the answer: idle from then, or a head from then.
+            now + shortest
+        } else if let Some(started) = a.head_started {
+            started + t.header_read
+        } else {
+            // Still idle, or a head that starts from now on.
+            (a.last_active + t.idle).min(now + t.header_read)
+        }
     }
 
     /// When the connection times out if nothing happens, or `None` while it is answering.
@@ -138,8 +151,6 @@ impl Drop for BusyGuard {
         let mut a = lock(&self.control.activity);
         a.busy = a.busy.saturating_sub(1);
         a.last_active = Instant::now();
-        drop(a);
-        self.control.changed.notify_one();
     }
 }
 
@@ -254,6 +265,24 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         c.on_read();
         assert_eq!(c.deadline(T), Some(t1 + Duration::from_secs(5) + T.header_read));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_come_no_later_than_any_deadline() {
+        let t0 = Instant::now();
+        let c = Arc::new(ConnControl::new(t0));
+        assert_eq!(c.check_at(T, t0), t0 + T.header_read);
+        let guard = c.begin();
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(c.check_at(T, t1), t1 + T.header_read, "busy: the earliest after it ends");
+        assert!(!c.expired(T, t1 + Duration::from_secs(1000)), "never while busy");
+        drop(guard);
+        // Idle from a: a head may start any moment, so no later than now + header timeout.
+        let a = Instant::now();
+        assert_eq!(c.check_at(T, a), a + T.header_read);
+        assert_eq!(c.check_at(T, a + Duration::from_secs(45)), a + T.idle);
+        assert!(!c.expired(T, a + Duration::from_secs(59)));
+        assert!(c.expired(T, a + T.idle));
     }
 
     #[tokio::test(start_paused = true)]

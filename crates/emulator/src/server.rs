@@ -100,14 +100,6 @@ impl Drop for Admitted {
     }
 }
 
-/// Sleeps until `deadline`, or forever without one.
-async fn until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn connection(
     stream: TcpStream,
     app: Router,
@@ -134,7 +126,7 @@ async fn connection(
         conn.as_mut().graceful_shutdown();
     }
     loop {
-        let deadline = control.deadline(timeouts);
+        let check_at = control.check_at(timeouts, Instant::now());
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -152,10 +144,8 @@ async fn connection(
                 }
                 return;
             }
-            () = control.changed() => {}
-            () = until(deadline) => {
-                // The activity may have moved the deadline since it was read.
-                if control.deadline(timeouts).is_some_and(|d| d <= Instant::now()) {
+            () = tokio::time::sleep_until(check_at) => {
+                if control.expired(timeouts, Instant::now()) {
                     tracing::debug!("connection timed out (idle, or too slow to send a request)");
                     return;
                 }

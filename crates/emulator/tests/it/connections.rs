@@ -14,12 +14,26 @@ use tokio::time::Instant;
 use crate::common::*;
 
 /// Reads until the server closes the connection; returns what it sent.
-async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+async fn read_to_close(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out).await;
     out
 }
 
+/// Sends one list request on `stream` and reads its answer's head.
+async fn one_request(emu: &cfstream_emulator::RunningEmulator, stream: &mut TcpStream) {
+    let req = format!(
+        "GET {} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer cfstream-demo-token\r\n\r\n",
+        url::Url::parse(&downloads_url(emu, &ready_video(emu), "")).unwrap().path()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "), "{}", String::from_utf8_lossy(&buf[..n]));
+}
+
+// Virtual time: the test sleeps, and the clock jumps to the next timer (the server's or the
+// test's) whenever everything waits, so each close is seen at its exact virtual moment.
 #[tokio::test(start_paused = true)]
 async fn idle_and_slow_connections_are_closed_on_time() {
     let emu = start().await;
@@ -29,27 +43,37 @@ async fn idle_and_slow_connections_are_closed_on_time() {
     assert!(read_to_close(&mut silent).await.is_empty());
     assert_eq!(t0.elapsed().as_secs(), 30);
 
-    // Sends half a head, then nothing (slowloris): closed 30 s after its first byte.
-    let mut slow = TcpStream::connect(emu.addr()).await.unwrap();
-    tokio::time::advance(Duration::from_secs(10)).await;
+    // Sends a head a byte every 10 s (slowloris): still closed 30 s after the connect.
     let t1 = Instant::now();
-    slow.write_all(b"GET /client/v4 HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    let (mut slow, mut trickle) = TcpStream::connect(emu.addr()).await.unwrap().into_split();
+    trickle.write_all(b"GET /client/v4 HTTP/1.1\r\n").await.unwrap();
+    let writer = tokio::spawn(async move {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            if trickle.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    });
     read_to_close(&mut slow).await;
-    assert_eq!(t1.elapsed().as_secs(), 30, "from the first byte, not from the connect");
+    assert_eq!(t1.elapsed().as_secs(), 30);
+    writer.abort();
 
     // Keep-alive after an answer: closed after 60 s idle.
     let mut kept = TcpStream::connect(emu.addr()).await.unwrap();
-    let req = format!(
-        "GET {} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer cfstream-demo-token\r\n\r\n",
-        url::Url::parse(&downloads_url(&emu, &ready_video(&emu), "")).unwrap().path()
-    );
-    kept.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0; 4096];
-    let n = kept.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "), "{}", String::from_utf8_lossy(&buf[..n]));
+    one_request(&emu, &mut kept).await;
     let t2 = Instant::now();
     read_to_close(&mut kept).await;
     assert_eq!(t2.elapsed().as_secs(), 60);
+
+    // Keep-alive, then half a head after 50 s idle: closed 30 s after its first byte.
+    let mut half = TcpStream::connect(emu.addr()).await.unwrap();
+    one_request(&emu, &mut half).await;
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    let t3 = Instant::now();
+    half.write_all(b"GET /client/v4 HTTP/1.1\r\n").await.unwrap();
+    read_to_close(&mut half).await;
+    assert_eq!(t3.elapsed().as_secs(), 30, "the head's timeout, not the idle one");
 
     // Both are settings.
     let emu = builder()
@@ -58,9 +82,14 @@ async fn idle_and_slow_connections_are_closed_on_time() {
         .start()
         .await
         .unwrap();
-    let t3 = Instant::now();
+    let t4 = Instant::now();
     read_to_close(&mut TcpStream::connect(emu.addr()).await.unwrap()).await;
-    assert_eq!(t3.elapsed().as_secs(), 2);
+    assert_eq!(t4.elapsed().as_secs(), 2);
+    let mut kept = TcpStream::connect(emu.addr()).await.unwrap();
+    one_request(&emu, &mut kept).await;
+    let t5 = Instant::now();
+    read_to_close(&mut kept).await;
+    assert_eq!(t5.elapsed().as_secs(), 5);
 }
 
 #[tokio::test]
