@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cfstream_emulator::{Emulator, EmulatorBuilder, Progress, RunningEmulator};
-use cfstream_types::VideoId;
+use cfstream_types::{DownloadStatus, DownloadType, VideoId};
 
 /// Every variable the binary reads, removed so that the developer's shell cannot leak in.
 const VARS: [&str; 6] = [
@@ -79,6 +79,20 @@ impl Emu {
             .filter(|v| v.ready_to_stream == ready)
             .map(|v| v.id)
             .collect()
+    }
+
+    /// Makes the default download of `video` ready and returns the `ETag` the emulator sends
+    /// with its file (a resume needs the validator of the bytes it continues).
+    pub(crate) fn ready_file_etag(&self, video: &VideoId) -> String {
+        let e = self.running();
+        e.admin()
+            .set_download_status(&e.account(), video, DownloadType::Default, DownloadStatus::Ready)
+            .unwrap();
+        let url = format!("http://{}/{video}/downloads/default.mp4", self.running().addr());
+        self.rt.block_on(async {
+            let resp = cfstream_http::reqwest::get(url).await.unwrap();
+            resp.headers()["etag"].to_str().unwrap().to_owned()
+        })
     }
 
     /// `text` with the emulator's port (and the given directory) replaced by placeholders.

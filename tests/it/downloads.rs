@@ -83,6 +83,9 @@ fn fetch_resumes_a_partial_file() {
     let dest = dir.path().join("clip.mp4");
     let part = dir.path().join("clip.mp4.part");
     std::fs::write(&part, expected_file_bytes(&video, &DownloadType::Default, 0, 1000)).unwrap();
+    // The validator an earlier run saved beside its part (without it, fetch starts over).
+    let meta = serde_json::json!({"etag": emu.ready_file_etag(&video), "total": 4096});
+    std::fs::write(dir.path().join("clip.mp4.part.meta"), meta.to_string()).unwrap();
     let out = emu
         .cmd()
         .args(["--json", "downloads", "fetch", video.as_str(), "-o"])

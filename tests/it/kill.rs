@@ -213,9 +213,11 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
     e.admin()
         .set_download_status(&e.account(), &video, DownloadType::Default, DownloadStatus::Ready)
         .unwrap();
-    // A file host that sends the first 3 MiB of the file, then stalls until the test ends.
+    // A file host that sends the first 3 MiB of the file, then stalls until the test ends. It
+    // sends the emulator's ETag, so the next run may resume what it wrote.
     let sent = 3 << 20;
     let stall_video = video.clone();
+    let etag = emu.ready_file_etag(&video);
     let server = MiniServer::start(move |req, conn, stop| {
         let host = req.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
         if req.path.contains("/stream/") {
@@ -225,8 +227,9 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
             return;
         }
         use std::io::Write as _;
-        let head =
-            format!("HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\n\r\n");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\netag: {etag}\r\n\r\n"
+        );
         let _ = conn.write_all(head.as_bytes());
         let _ = conn.write_all(&expected_file_bytes(&stall_video, &DownloadType::Default, 0, sent));
         let _ = conn.flush();
