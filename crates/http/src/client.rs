@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 use crate::downloads::DownloadsApi;
 use crate::error::{Error, ErrorKind};
 use crate::policy::{
-    Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
+    Deadline, Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
 };
 use crate::reporter::{NoopReporter, Reporter};
 
@@ -116,26 +116,27 @@ impl Client {
     }
 
     /// One attempt of `endpoint`: rate limit, credentials, and one timer, for the attempt
-    /// timeout or what is left before `deadline` (the operation timeout), whichever is sooner.
-    /// Returns any status.
+    /// timeout or what is left before `deadline` (the operation timeout or the caller's),
+    /// whichever is sooner. Returns any status.
     pub(crate) async fn attempt(
         &self,
         endpoint: &Endpoint,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Deadline>,
     ) -> Result<RawResponse, Error> {
         let i = &self.inner;
-        if let Err(wait) = i.limiter.acquire(deadline).await {
+        if let Err(wait) = i.limiter.acquire(deadline.map(|d| d.at)).await {
             // The wait as a retry hint: the retry loop sees it ends past the deadline and stops.
+            // Only a deadline refuses a wait.
+            let past = deadline.map(|d| d.describe()).unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::Timeout,
-                // Only a deadline refuses a wait, and only an operation timeout sets one.
-                format!(
-                    "the rate limit allows the next request in {wait:?}, past the operation \
-                     timeout of {:?}",
-                    i.operation_timeout.unwrap_or_default()
-                ),
+                format!("the rate limit allows the next request in {wait:?}, past {past}"),
             )
             .with_retry_after(Some(wait)));
+        }
+        if let Some(d) = deadline.filter(|d| d.remaining().is_zero()) {
+            // Nothing can be sent and answered in no time.
+            return Err(d.expired());
         }
         let url = endpoint.url_under(&i.base);
         let method = match endpoint.method() {
@@ -161,21 +162,22 @@ impl Client {
             let body = read_limited(resp, MAX_API_BODY).await.map_err(|e| e.with_status(status))?;
             Ok(RawResponse { status, headers, body })
         };
-        let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let remaining = deadline.map(|d| (d.remaining(), d));
         let timeout = match (i.attempt_timeout, remaining) {
-            (Some(a), Some(r)) if r < a => Some((r, false)),
-            (Some(a), _) => Some((a, true)),
-            (None, r) => r.map(|r| (r, false)),
+            (Some(a), Some((r, d))) if r < a => Some((r, Some(d))),
+            (Some(a), _) => Some((a, None)),
+            (None, r) => r.map(|(r, d)| (r, Some(d))),
         };
         match timeout {
-            Some((t, is_attempt)) => tokio::time::timeout(t, fut).await.map_err(|_| {
-                let msg = if is_attempt {
-                    format!("no complete response within the attempt timeout of {t:?}")
-                } else {
-                    format!("operation timed out after {:?}", i.operation_timeout.unwrap_or(t))
-                };
-                Error::new(ErrorKind::Timeout, msg)
-            })?,
+            Some((t, deadline)) => {
+                tokio::time::timeout(t, fut).await.map_err(|_| match deadline {
+                    Some(d) => d.expired(),
+                    None => Error::new(
+                        ErrorKind::Timeout,
+                        format!("no complete response within the attempt timeout of {t:?}"),
+                    ),
+                })?
+            }
             None => fut.await,
         }
     }
@@ -185,6 +187,7 @@ impl Client {
     pub(crate) async fn execute<T>(
         &self,
         endpoint: &Endpoint,
+        caller_deadline: Option<tokio::time::Instant>,
         parse: impl Fn(&RawResponse) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let op = endpoint.operation();
@@ -201,7 +204,10 @@ impl Client {
         let started = tokio::time::Instant::now();
         // The deadline bounds each attempt's timer, the limiter's waits and the backoff, so
         // the whole operation needs no timer of its own.
-        let deadline = self.inner.operation_timeout.map(|t| started + t);
+        let deadline = Deadline::sooner(
+            self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
+            caller_deadline.map(Deadline::caller),
+        );
         let stats = Stats::default();
         let out =
             self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone()).await;
@@ -222,12 +228,12 @@ impl Client {
     async fn retry_loop<T>(
         &self,
         endpoint: &Endpoint,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Deadline>,
         parse: &impl Fn(&RawResponse) -> Result<T, Error>,
         stats: &Stats,
     ) -> Result<T, Error> {
         let i = &self.inner;
-        let mut retries = Retries::new(&i.retry, &i.bucket, deadline);
+        let mut retries = Retries::new(&i.retry, &i.bucket, deadline.map(|d| d.at));
         loop {
             let attempt = retries.next_attempt();
             stats.attempts.store(attempt, Ordering::Relaxed);
@@ -392,7 +398,8 @@ impl ClientBuilder {
     }
 
     /// The time limit for a whole API call, retries and their backoff included (not for
-    /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own).
+    /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own; bound
+    /// those with [`crate::DownloadsApi::deadline`]).
     ///
     /// It is a deadline: no attempt runs past it, and a wait that would end past it (the rate
     /// limiter's, a backoff, a server's `Retry-After`) is not begun; the call answers at once
