@@ -1,52 +1,39 @@
 //! Credentials from the environment only (`CLOUDFLARE_API_TOKEN`, or `CLOUDFLARE_EMAIL` +
 //! `CLOUDFLARE_API_KEY`), so that a secret never lands in shell history through a flag.
-//! Errors name the variables read, never their values.
+//!
+//! The variables are read by [`Credentials::from_lookup`], the one reader of them in the
+//! workspace; this module only adds the CLI's hint of what to do. Errors name the variables
+//! read, never their values.
 
 use cfstream_types::Credentials;
+use cfstream_types::auth::{
+    CredentialsError, ENV_API_KEY as KEY, ENV_API_TOKEN, ENV_EMAIL as EMAIL, EnvCredentials,
+};
 
 use crate::errors::Hint;
 
 /// The token variable.
-pub(crate) const TOKEN: &str = "CLOUDFLARE_API_TOKEN";
-/// The legacy email variable.
-pub(crate) const EMAIL: &str = "CLOUDFLARE_EMAIL";
-/// The legacy global key variable.
-pub(crate) const KEY: &str = "CLOUDFLARE_API_KEY";
+pub(crate) const TOKEN: &str = ENV_API_TOKEN;
 
-/// Credentials read from the environment, and which variables they came from.
-#[derive(Debug, Clone)]
-pub(crate) struct EnvCredentials {
-    pub(crate) credentials: Credentials,
-    /// `CLOUDFLARE_API_TOKEN` or `CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY`.
-    pub(crate) vars: &'static str,
-}
-
-/// Reads credentials through `get` (the process environment in `main`, a map in tests).
-/// An API token wins over the legacy email + key; empty values count as unset.
+/// Reads credentials through `get` (the process environment in `main`, a map in tests), with
+/// [`Credentials::from_lookup`]'s rules (token first, values trimmed, empty is unset); an
+/// error carries a [`Hint`].
 pub(crate) fn credentials(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<EnvCredentials> {
-    let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-    if let Some(token) = get(TOKEN) {
-        return Ok(EnvCredentials { credentials: Credentials::token(token.trim()), vars: TOKEN });
-    }
-    match (get(EMAIL), get(KEY)) {
-        (Some(email), Some(key)) => Ok(EnvCredentials {
-            credentials: Credentials::key(email.trim(), key.trim()),
-            vars: "CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
-        }),
-        (Some(_), None) => Err(anyhow::Error::new(Hint(format!(
-            "set {KEY} to the account's global API key, or use an API token in {TOKEN} instead"
-        )))
-        .context(format!("{EMAIL} is set but {KEY} is not"))),
-        (None, Some(_)) => Err(anyhow::Error::new(Hint(format!(
-            "set {EMAIL} to the account's email, or use an API token in {TOKEN} instead"
-        )))
-        .context(format!("{KEY} is set but {EMAIL} is not"))),
-        (None, None) => Err(anyhow::Error::new(Hint(format!(
-            "create an API token with Stream permissions in the Cloudflare dashboard and `export {TOKEN}=...` \
-             (or, for the local emulator, run `cfstream serve` and paste the lines it prints)"
-        )))
-        .context(format!("no credentials: none of {TOKEN}, {EMAIL}, {KEY} is set"))),
-    }
+    Credentials::from_lookup(get).map_err(|e| {
+        let hint = match e {
+            CredentialsError::EmailWithoutKey => format!(
+                "set {KEY} to the account's global API key, or use an API token in {TOKEN} instead"
+            ),
+            CredentialsError::KeyWithoutEmail => format!(
+                "set {EMAIL} to the account's email, or use an API token in {TOKEN} instead"
+            ),
+            _ => format!(
+                "create an API token with Stream permissions in the Cloudflare dashboard and `export {TOKEN}=...` \
+                 (or, for the local emulator, run `cfstream serve` and paste the lines it prints)"
+            ),
+        };
+        anyhow::Error::new(Hint(hint)).context(e.to_string())
+    })
 }
 
 /// The process environment.
@@ -82,5 +69,22 @@ mod tests {
     fn errors_never_hold_values() {
         let e = from(&[(KEY, "s3cr3t")]).unwrap_err();
         assert!(!format!("{e:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn each_error_has_its_hint() {
+        let hint = |pairs: &[(&str, &str)]| {
+            let e = from(pairs).unwrap_err();
+            e.chain().find_map(|c| c.downcast_ref::<Hint>()).map(|h| h.0.clone()).unwrap()
+        };
+        assert_eq!(
+            hint(&[(EMAIL, "a@b.c")]),
+            "set CLOUDFLARE_API_KEY to the account's global API key, or use an API token in CLOUDFLARE_API_TOKEN instead"
+        );
+        assert_eq!(
+            hint(&[(KEY, "k")]),
+            "set CLOUDFLARE_EMAIL to the account's email, or use an API token in CLOUDFLARE_API_TOKEN instead"
+        );
+        assert!(hint(&[]).starts_with("create an API token with Stream permissions"));
     }
 }

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use cfstream_types::{ApiFailure, ErrorCode};
 use serde_json::{Value, json};
 
+use crate::sanitize;
+
 /// How the process ends. Codes follow ripgrep: 0 success, 1 a clean negative answer,
 /// 2 an error; 130 when interrupted by Ctrl-C.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,8 +119,18 @@ impl Failure {
             status: None,
             codes: vec![],
         };
+        let file_host = err.downcast_ref::<FileHostContext>();
         if let Some(http) = err.chain().find_map(|e| e.downcast_ref::<cfstream_http::Error>()) {
-            classify_http(&mut f, http, setting);
+            // The file host is not the API: its failures get hints that name it, and its 403
+            // says nothing about the API credentials (none are sent to it).
+            let on_file_host = file_host.filter(|_| http.operation().is_none());
+            if let Some(host) =
+                on_file_host.and_then(|h| classify_file_host(&mut f, http, h, setting))
+            {
+                f.kind = host;
+            } else {
+                classify_http(&mut f, http, setting);
+            }
         } else if err.chain().any(|e| e.downcast_ref::<io::Error>().is_some()) {
             f.kind = FailureKind::Io;
         }
@@ -166,12 +178,13 @@ fn write_error_lines(
     causes: &[String],
     hint: Option<&str>,
 ) -> io::Result<()> {
-    writeln!(w, "error: {message}")?;
+    // Messages and causes may quote a server or an input: print them safe.
+    writeln!(w, "error: {}", sanitize::text(message))?;
     for c in causes {
-        writeln!(w, "  caused by: {c}")?;
+        writeln!(w, "  caused by: {}", sanitize::text(c))?;
     }
     if let Some(h) = hint {
-        writeln!(w, "  hint: {h}")?;
+        writeln!(w, "  hint: {}", sanitize::text(h))?;
     }
     Ok(())
 }
@@ -197,6 +210,69 @@ impl std::fmt::Display for Hint {
 }
 
 impl std::error::Error for Hint {}
+
+/// The top context of an error from the file host (fetching a download's `url`): the message,
+/// and the file host's origin for the hint (never the URL's path, which may hold a signed
+/// token).
+#[derive(Debug)]
+pub(crate) struct FileHostContext {
+    pub(crate) message: String,
+    /// `scheme://host[:port]` of the download's URL.
+    pub(crate) origin: String,
+}
+
+impl std::fmt::Display for FileHostContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The kind and hint of a failure on the file host, or `None` when the host does not matter
+/// (a local file error, a bad file name).
+fn classify_file_host(
+    f: &mut Failure,
+    e: &cfstream_http::Error,
+    host: &FileHostContext,
+    s: &Setting,
+) -> Option<FailureKind> {
+    use cfstream_http::ErrorKind as K;
+    let origin = &host.origin;
+    let again = "run the same command again: it resumes from the .part file";
+    f.status = e.status();
+    let (kind, hint) = match e.kind() {
+        K::Dispatch => (
+            FailureKind::Network,
+            format!(
+                "the transfer from the file host {origin} failed (the API at {} had answered); {again}",
+                s.base_url
+            ),
+        ),
+        K::Timeout => (
+            FailureKind::Network,
+            format!("the file host {origin} did not answer in time; {again}"),
+        ),
+        K::InvalidResponse => match f.status {
+            Some(401 | 403) => (
+                FailureKind::InvalidResponse,
+                format!(
+                    "the file host {origin} refused the file (the API credentials are not sent there): \
+                     the download's url may have expired or need a signed token; run the command again for a fresh url"
+                ),
+            ),
+            Some(429) => (
+                FailureKind::RateLimited,
+                format!("the file host {origin} rate limited the transfer; {again} later"),
+            ),
+            _ => (
+                FailureKind::InvalidResponse,
+                format!("the file host {origin} did not send the file; {again} later"),
+            ),
+        },
+        _ => return None,
+    };
+    f.hint = Some(hint);
+    Some(kind)
+}
 
 fn auth_hint(failure: Option<&ApiFailure>, status: Option<u16>, s: &Setting) -> String {
     let missing = failure.is_some_and(|f| f.has_code(ErrorCode::MissingAuthHeaders));

@@ -1,9 +1,14 @@
 //! Reading video ids from arguments, stdin (`-`) and `--from FILE`: each id is validated with
 //! [`VideoId`]; a bad one is reported with where it came from and does not stop the others.
+//!
+//! Lines are read as bytes, so that one line that is not UTF-8 is a bad input like any other
+//! (with its line number) instead of the end of the batch; a UTF-8 byte order mark at the
+//! start is skipped; a line longer than [`MAX_LINE`] bytes is reported without being held in
+//! memory (only its first bytes are kept, to show).
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -48,11 +53,63 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The longest line, in bytes, read as an id (ids are 32 characters; 4 KiB leaves room for
+/// spaces and comments).
+pub(crate) const MAX_LINE: usize = 4096;
+
+/// How many characters of a bad line an error shows (as [`IdError::value`] does).
+const SHOWN: usize = 64;
+
 /// An input that is not a video id.
 #[derive(Debug)]
 pub(crate) struct BadInput {
     pub(crate) origin: Origin,
-    pub(crate) error: IdError,
+    pub(crate) error: InputError,
+}
+
+/// Why an input is not a video id.
+#[derive(Debug)]
+pub(crate) enum InputError {
+    /// Text that is not a valid id.
+    Id(IdError),
+    /// A line that is not UTF-8 text.
+    NotUtf8 {
+        /// The line, lossily decoded and cut to 64 characters.
+        shown: String,
+        /// The first invalid byte and its offset in the line.
+        byte: u8,
+        at: usize,
+    },
+    /// A line longer than [`MAX_LINE`] bytes.
+    TooLong {
+        /// Its first 64 characters.
+        shown: String,
+    },
+}
+
+impl InputError {
+    /// The rejected input, cut to 64 characters.
+    pub(crate) fn value(&self) -> &str {
+        match self {
+            InputError::Id(e) => e.value(),
+            InputError::NotUtf8 { shown, .. } | InputError::TooLong { shown } => shown,
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Id(e) => e.fmt(f),
+            InputError::NotUtf8 { shown, byte, at } => write!(
+                f,
+                "invalid video id '{shown}': not UTF-8 text (byte 0x{byte:02x} at offset {at})"
+            ),
+            InputError::TooLong { shown } => {
+                write!(f, "invalid video id '{shown}...': the line is longer than {MAX_LINE} bytes")
+            }
+        }
+    }
 }
 
 /// The videos to work on, in input order without duplicates, and the inputs rejected.
@@ -74,26 +131,84 @@ impl Selection {
                     self.duplicates += 1;
                 }
             }
-            Err(error) => self.bad.push(BadInput { origin, error }),
+            Err(error) => self.bad.push(BadInput { origin, error: InputError::Id(error) }),
         }
     }
 
     fn push_lines(
         &mut self,
         seen: &mut HashSet<VideoId>,
-        reader: impl BufRead,
+        mut reader: impl BufRead,
         origin: impl Fn(usize) -> Origin,
         what: &dyn fmt::Display,
     ) -> anyhow::Result<()> {
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("could not read {what}"))?;
-            let id = line.trim();
+        let mut buf = Vec::with_capacity(128);
+        let mut n = 0;
+        while let Some(len) =
+            next_line(&mut reader, &mut buf).with_context(|| format!("could not read {what}"))?
+        {
+            n += 1;
+            let mut line = buf.as_slice();
+            if n == 1 {
+                line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+            }
+            if len > MAX_LINE {
+                let shown = String::from_utf8_lossy(line);
+                let shown = shown.trim_start();
+                if !shown.starts_with('#') {
+                    let shown = shown.chars().take(SHOWN).collect();
+                    let error = InputError::TooLong { shown };
+                    self.bad.push(BadInput { origin: origin(n), error });
+                }
+                continue;
+            }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = match std::str::from_utf8(line) {
+                Ok(t) => t,
+                Err(e) => {
+                    let at = e.valid_up_to();
+                    let shown = String::from_utf8_lossy(line).trim().chars().take(SHOWN).collect();
+                    let error = InputError::NotUtf8 { shown, byte: line[at], at };
+                    self.bad.push(BadInput { origin: origin(n), error });
+                    continue;
+                }
+            };
+            let id = text.trim();
             if id.is_empty() || id.starts_with('#') {
                 continue;
             }
-            self.push(seen, origin(i + 1), id);
+            self.push(seen, origin(n), id);
         }
         Ok(())
+    }
+}
+
+/// Reads the next line (without its `\n`) into `buf`, keeping at most [`MAX_LINE`]` + 1` of its
+/// bytes; returns its whole length, or `None` at the end of the input.
+fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    buf.clear();
+    let mut len = 0usize;
+    let mut started = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(started.then_some(len));
+        }
+        started = true;
+        let newline = available.iter().position(|&b| b == b'\n');
+        let chunk = &available[..newline.unwrap_or(available.len())];
+        let room = (MAX_LINE + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        len = len.saturating_add(chunk.len());
+        let used = newline.map_or(available.len(), |i| i + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            return Ok(Some(len));
+        }
     }
 }
 
@@ -129,7 +244,7 @@ pub(crate) fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
+    use std::io::{Cursor, Read as _};
 
     const A: &str = "ea95132c15732412d22c1476fa83f27a";
     const B: &str = "0123456789abcdef0123456789abcdef";
@@ -170,5 +285,66 @@ mod tests {
         assert_eq!(sel.bad[0].origin.source(), path.display().to_string());
         let e = read(&[], &[dir.path().join("missing")], no_stdin).unwrap_err();
         assert!(e.to_string().contains("could not open --from file"), "{e}");
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_input() {
+        let mut bytes = format!("{A}\n").into_bytes();
+        bytes.extend_from_slice(b"ab\xffcd\n");
+        bytes.extend_from_slice(format!("{B}\r\n").as_bytes());
+        let sel = read(&["-".into()], &[], move || Box::new(Cursor::new(bytes))).unwrap();
+        assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [A, B]);
+        assert_eq!(sel.bad.len(), 1);
+        assert_eq!(sel.bad[0].origin, Origin::Stdin(2));
+        assert_eq!(
+            sel.bad[0].error.to_string(),
+            "invalid video id 'ab\u{fffd}cd': not UTF-8 text (byte 0xff at offset 2)"
+        );
+        assert_eq!(sel.bad[0].error.value(), "ab\u{fffd}cd");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let bytes = format!("\u{feff}{A}\n\u{feff}{B}\n").into_bytes();
+        let sel = read(&["-".into()], &[], move || Box::new(Cursor::new(bytes))).unwrap();
+        assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [A]);
+        // Only at the start: a BOM inside is a character like another.
+        assert_eq!(sel.bad.len(), 1);
+        assert_eq!(sel.bad[0].origin, Origin::Stdin(2));
+        let bytes = format!("\u{feff}# comment\n{B}").into_bytes();
+        let sel = read(&["-".into()], &[], move || Box::new(Cursor::new(bytes))).unwrap();
+        assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [B]);
+        assert!(sel.bad.is_empty());
+    }
+
+    #[test]
+    fn a_huge_line_is_reported_without_being_held() {
+        let huge = 64usize << 20;
+        let input = io::repeat(b'a')
+            .take(huge as u64)
+            .chain(Cursor::new(format!("\n{A}\n# {}\n", "c".repeat(10_000))));
+        let mut reader = io::BufReader::new(input);
+        let mut buf = Vec::new();
+        assert_eq!(next_line(&mut reader, &mut buf).unwrap(), Some(huge));
+        assert_eq!(buf.len(), MAX_LINE + 1);
+        assert!(buf.capacity() < 16 * 1024, "held {} bytes", buf.capacity());
+        assert_eq!(next_line(&mut reader, &mut buf).unwrap(), Some(A.len()));
+        assert_eq!(buf, A.as_bytes());
+        assert_eq!(next_line(&mut reader, &mut buf).unwrap(), Some(10_002));
+        assert_eq!(next_line(&mut reader, &mut buf).unwrap(), None);
+
+        let input = io::repeat(b'a').take(5000).chain(Cursor::new(format!("\n{A}\n")));
+        let sel = read(&["-".into()], &[], move || Box::new(io::BufReader::new(input))).unwrap();
+        assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [A]);
+        assert_eq!(sel.bad.len(), 1);
+        assert_eq!(sel.bad[0].origin, Origin::Stdin(1));
+        assert_eq!(
+            sel.bad[0].error.to_string(),
+            format!("invalid video id '{}...': the line is longer than 4096 bytes", "a".repeat(64))
+        );
+        // A line of exactly the limit is read as an id (and refused as one).
+        let line = "a".repeat(MAX_LINE);
+        let sel = read(&["-".into()], &[], move || Box::new(Cursor::new(line))).unwrap();
+        assert!(matches!(sel.bad[0].error, InputError::Id(_)), "{}", sel.bad[0].error);
     }
 }

@@ -14,6 +14,7 @@ mod errors;
 mod input;
 mod output;
 mod progress;
+mod sanitize;
 
 use std::process::ExitCode;
 
@@ -85,11 +86,11 @@ fn init_tracing(cli: &Cli) {
         )
     };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // No colours: the writer escapes every control character of a log line (a server's text
+    // may carry ANSI sequences), and it cannot tell colours from injected escapes.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
+        .with_ansi(false)
         .with_writer(progress::StderrWriter)
         .with_target(cli.global.verbose > 0)
         .try_init();

@@ -7,6 +7,8 @@
 //! completion order, not input order: match them by `video`). Every object has an `event`
 //! field first. Fields are only ever added, never renamed or removed; a reader must ignore
 //! fields it does not know. Progress, logs and errors of the command itself stay on stderr.
+//! Every string has the run's credentials (token, key, email) replaced by `[redacted]`, should
+//! a server echo them; control characters are JSON-escaped (DEL and C1 too, as `\u00XX`).
 //!
 //! ## `"event": "result"`: one per video
 //!
@@ -58,6 +60,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::Failure;
 use crate::input::BadInput;
+use crate::sanitize;
 
 /// What a command did for one video.
 #[derive(Debug)]
@@ -228,7 +231,10 @@ pub(crate) fn render_table(command: &str, results: &[VideoResult]) -> String {
     let columns = header.len();
     let mut rows: Vec<Vec<String>> = vec![header.into_iter().map(str::to_owned).collect()];
     for r in results {
-        rows.extend(r.rows(columns));
+        // Cells may hold a server's text (an unknown status or type): print them safe.
+        rows.extend(
+            r.rows(columns).into_iter().map(|row| row.iter().map(|c| sanitize::text(c)).collect()),
+        );
     }
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; cols];
@@ -256,8 +262,11 @@ pub(crate) fn render_table(command: &str, results: &[VideoResult]) -> String {
 /// Writes one JSON value and a newline on a locked stdout, flushing so that a consumer sees
 /// each line as it happens.
 pub(crate) fn write_json_line(value: &Value) -> io::Result<()> {
+    // Credentials a server echoed are redacted from every string; serialization of a Value
+    // cannot fail (string keys, finite numbers).
+    let line = serde_json::to_string(&sanitize::json(value)).map_err(io::Error::other)?;
     let mut out = io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
+    out.write_all(sanitize::json_line(&line).as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -21,9 +21,13 @@ pub(crate) struct StderrWriter;
 
 impl Write for StderrWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // tracing-subscriber writes each event whole: redact and escape it as one line.
+        let line = crate::sanitize::log_line(&String::from_utf8_lossy(buf));
         match ACTIVE.get() {
-            Some(m) => m.suspend(|| io::stderr().lock().write_all(buf)).map(|()| buf.len()),
-            None => io::stderr().lock().write_all(buf).map(|()| buf.len()),
+            Some(m) => {
+                m.suspend(|| io::stderr().lock().write_all(line.as_bytes())).map(|()| buf.len())
+            }
+            None => io::stderr().lock().write_all(line.as_bytes()).map(|()| buf.len()),
         }
     }
 
@@ -174,7 +178,7 @@ impl Reporter for VideoBar {
             }
             // In 0..=100, so the cast is exact enough for a bar.
             b.set_position(percent.get().floor() as u64);
-            b.set_message(status.to_string());
+            b.set_message(crate::sanitize::text(&status.to_string()));
         }
     }
 

@@ -15,10 +15,11 @@ use futures::StreamExt as _;
 
 use crate::cli::{Downloads, Global, RateSetting};
 use crate::env;
-use crate::errors::{ExitStatus, Failure, FailureKind, Hint, Setting};
+use crate::errors::{ExitStatus, Failure, FailureKind, FileHostContext, Hint, Setting};
 use crate::input::{self, Selection};
 use crate::output::{self, Outcome, Summary, VideoResult};
 use crate::progress::{Progress, VideoBar};
+use crate::sanitize;
 
 /// What to do to each video.
 #[derive(Debug, Clone)]
@@ -126,6 +127,8 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
     let batch = cmd.batch();
     let account = global.account()?;
     let creds = env::credentials(env::process)?;
+    // From here on, a server that echoes them back cannot get them printed.
+    sanitize::register(&creds.credentials);
     let base_url = global.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let rate_limit = match batch.rate_limit {
         RateSetting::Per(r) => RateLimit::per(r.count, r.period),
@@ -403,8 +406,22 @@ async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result
             if let Some(name) = &plan.filename {
                 opts = opts.filename(name.clone());
             }
-            let out = api.fetch(&ready, &dest, opts).await.with_context(|| {
-                format!("video {video}: could not fetch the {t} download to {}", dest.display())
+            let origin = ready.url.as_ref().map(|u| u.origin().ascii_serialization());
+            // A signed token in the URL's path is redacted from log lines (see sanitize.rs).
+            if let Some(url) = &ready.url {
+                tracing::debug!(%video, %url, dest = %dest.display(), "fetching");
+            }
+            let out = api.fetch(&ready, &dest, opts).await.map_err(|e| {
+                let message = format!(
+                    "video {video}: could not fetch the {t} download to {}",
+                    dest.display()
+                );
+                match origin {
+                    Some(origin) => {
+                        anyhow::Error::new(e).context(FileHostContext { message, origin })
+                    }
+                    None => anyhow::Error::new(e).context(message),
+                }
             })?;
             Ok(Outcome::Fetched {
                 download_type: t.clone(),

@@ -1,11 +1,17 @@
-//! Shared helpers: the binary with a clean environment, and an emulator running in this test
-//! process (its own tokio runtime, so it serves while the test blocks on the child process).
+//! Shared helpers of every test module: the binary with a clean environment, an emulator
+//! running in this test process (its own tokio runtime, so it serves while the test blocks on
+//! the child process), [`MiniServer`] for answers the emulator never gives, and [`walk`].
 
-use std::path::Path;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cfstream_emulator::{Emulator, EmulatorBuilder, Progress, RunningEmulator};
 use cfstream_types::{DownloadStatus, DownloadType, VideoId};
+use serde_json::json;
 
 /// Every variable the binary reads, removed so that the developer's shell cannot leak in.
 const VARS: [&str; 6] = [
@@ -135,4 +141,123 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A request as [`MiniServer`] hands it to its handler.
+#[derive(Debug, Clone)]
+pub(crate) struct MiniRequest {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+type Handler = dyn Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync;
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for answers the emulator never gives (hostile names,
+/// a stalled body). One request per connection; the handler writes the whole answer and may
+/// stall until the server is dropped (the flag turns true).
+pub(crate) struct MiniServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) requests: Arc<Mutex<Vec<MiniRequest>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MiniServer {
+    pub(crate) fn start(
+        handler: impl Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync + 'static,
+    ) -> MiniServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (reqs, flag) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let (handler, reqs, flag) = (handler.clone(), reqs.clone(), flag.clone());
+                std::thread::spawn(move || {
+                    let Some(req) = read_request(&mut conn) else { return };
+                    reqs.lock().unwrap().push(req.clone());
+                    handler(&req, &mut conn, &flag);
+                });
+            }
+        });
+        MiniServer { addr, requests, stop }
+    }
+
+    pub(crate) fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for MiniServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn read_request(conn: &mut TcpStream) -> Option<MiniRequest> {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut byte).ok()?;
+        if n == 0 || buf.len() > 64 * 1024 {
+            return None;
+        }
+        buf.extend_from_slice(&byte[..n]);
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some(MiniRequest { method, path, headers })
+}
+
+/// Writes a whole answer with `Connection: close`.
+pub(crate) fn respond(conn: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
+    let mut head =
+        format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(body);
+    let _ = conn.flush();
+}
+
+/// A list answer with one ready `default` download at `url`.
+pub(crate) fn ready_list(url: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "success": true, "errors": [], "messages": [],
+        "result": {"default": {"status": "ready", "percentComplete": 100, "url": url}}
+    }))
+    .unwrap()
+}
+
+/// Every file under `dir`, recursively.
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -148,3 +148,54 @@ fn delete_and_wait_report_per_video() {
     let (_, stderr) = texts(&out);
     assert!(stderr.contains("hint: this download does not exist"), "{stderr}");
 }
+
+#[test]
+fn a_from_file_with_a_bom_a_binary_line_and_a_huge_line_runs_the_other_ids() {
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ready = emu.videos(true);
+    let list = dir.path().join("ids.txt");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend_from_slice(format!("{}\n", ready[0]).as_bytes());
+    bytes.extend_from_slice(b"ab\xff\xfecd\x1b[2J\n");
+    bytes.extend_from_slice(&vec![b'f'; 1 << 20]);
+    bytes.extend_from_slice(format!("\n{}\r\n", ready[1]).as_bytes());
+    std::fs::write(&list, bytes).unwrap();
+
+    let out = emu.cmd().args(["downloads", "list", "--from"]).arg(&list).output().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let hint = "  hint: a video id is 1 to 32 hex digits (Cloudflare's are 32), as in the video's dashboard URL\n";
+    let path = list.display();
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {path} line 2: invalid video id 'ab\u{fffd}\u{fffd}cd\\u{{1b}}[2J': not UTF-8 text (byte 0xff at offset 2)\n{hint}\
+             error: {path} line 3: invalid video id '{}...': the line is longer than 4096 bytes\n{hint}\
+             list: 2 of 2 videos succeeded; 2 inputs were not video ids\n",
+            "f".repeat(64)
+        )
+    );
+    for v in &ready[..2] {
+        assert!(stdout.contains(v.as_str()), "{v}: {stdout}");
+    }
+
+    let out =
+        emu.cmd().args(["--json", "downloads", "list", "--from"]).arg(&list).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, _) = texts(&out);
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({
+            "event": "invalid_input", "source": path.to_string(), "line": 2,
+            "input": "ab\u{fffd}\u{fffd}cd\u{1b}[2J",
+            "error": "invalid video id 'ab\u{fffd}\u{fffd}cd\u{1b}[2J': not UTF-8 text (byte 0xff at offset 2)",
+        })
+    );
+    assert_eq!(lines[1]["line"], 3);
+    assert_eq!(lines[1]["input"], "f".repeat(64));
+    assert_eq!(lines.iter().filter(|l| l["event"] == "result" && l["ok"] == true).count(), 2);
+    assert_eq!(lines.last().unwrap()["invalid_input"], 2);
+}

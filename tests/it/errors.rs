@@ -1,7 +1,7 @@
 //! What a person sees when something is wrong: `error:` / `caused by:` / `hint:` lines on
 //! stderr and the exit status (2 for usage and setup errors, 1 for failed videos).
 
-use crate::common::{Emu, cfstream, texts};
+use crate::common::{Emu, MiniServer, cfstream, ready_list, respond, texts};
 
 const VIDEO: &str = "ea95132c15732412d22c1476fa83f27a";
 
@@ -110,4 +110,81 @@ fn a_closed_pipe_ends_quietly() {
     let (stdout, stderr) = texts(&out);
     assert_eq!(stdout.trim(), "0", "{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{stderr}");
+}
+
+#[test]
+fn failures_on_the_file_host_name_the_file_host() {
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = MiniServer::start(move |req, conn, _| {
+        let host = req.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
+        let origin = format!("http://{}", host.unwrap_or_default());
+        let json = [("content-type", "application/json".to_owned())];
+        match req.path.split("/stream/").nth(1).map(|p| &p[..32]) {
+            Some(v) if v.ends_with('1') => {
+                let url = format!("http://127.0.0.1:{closed}/{v}/downloads/default.mp4");
+                respond(conn, 200, &json, &ready_list(&url));
+            }
+            Some(v) if v.ends_with('2') => {
+                respond(conn, 200, &json, &ready_list(&format!("{origin}/cut/default.mp4")));
+            }
+            Some(_) => {
+                respond(conn, 200, &json, &ready_list(&format!("{origin}/denied/default.mp4")));
+            }
+            None if req.path.starts_with("/cut/") => {
+                use std::io::Write as _;
+                let head =
+                    "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 1000\r\n\r\n";
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&[7u8; 10]);
+                let _ = conn.flush();
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+            None => respond(conn, 403, &[("content-type", "video/mp4".into())], b"expired"),
+        }
+    });
+    let base = format!("{}/client/v4", server.origin());
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = |video: &str| {
+        let out = cfstream()
+            .env("CLOUDFLARE_API_TOKEN", "t0ken-for-the-api")
+            .env("CLOUDFLARE_ACCOUNT_ID", "023e105f4ecef8ad9ca31a8372d0c353")
+            .env("CLOUDFLARE_BASE_URL", &base)
+            .args(["downloads", "fetch", "--max-attempts", "1", video, "-o"])
+            .arg(dir.path().join(format!("{video}.mp4")))
+            .output()
+            .unwrap();
+        let (_, stderr) = texts(&out);
+        // A failed video (1), not a setup error (2): the API's credentials were fine.
+        assert_eq!(out.status.code(), Some(1), "{video}: {stderr}");
+        assert!(!stderr.contains("could not reach") && !stderr.contains("credentials read from"));
+        assert!(!dir.path().join(format!("{video}.mp4")).exists());
+        stderr
+    };
+    let again = "run the same command again: it resumes from the .part file";
+    let refused = fetch(&format!("{:032x}", 1));
+    assert!(
+        refused.contains(&format!(
+            "\n  hint: the transfer from the file host http://127.0.0.1:{closed} failed (the API at {base} had answered); {again}\n"
+        )),
+        "{refused}"
+    );
+    let cut = fetch(&format!("{:032x}", 2));
+    assert!(cut.contains("\n  caused by: response body cut short\n"), "{cut}");
+    assert!(
+        cut.contains(&format!(
+            "\n  hint: the transfer from the file host {} failed (the API at {base} had answered); {again}\n",
+            server.origin()
+        )),
+        "{cut}"
+    );
+    let denied = fetch(&format!("{:032x}", 3));
+    assert!(
+        denied.contains(&format!(
+            "\n  hint: the file host {} refused the file (the API credentials are not sent there): \
+             the download's url may have expired or need a signed token; run the command again for a fresh url\n",
+            server.origin()
+        )),
+        "{denied}"
+    );
 }

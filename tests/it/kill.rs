@@ -14,8 +14,7 @@ use cfstream_http::reqwest;
 use cfstream_types::{DownloadStatus, DownloadType, VideoId};
 use serde_json::Value;
 
-use crate::common::{Emu, KillOnDrop, texts};
-use crate::security::{MiniServer, ready_list, respond};
+use crate::common::{Emu, KillOnDrop, MiniServer, ready_list, respond, texts};
 
 /// A tiny deterministic generator, so each run kills at the same moments.
 struct Lcg(u64);

@@ -4,10 +4,8 @@
 //! 4XX answer, and `fetch` never writes outside the chosen directory whatever the server says.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 use cfstream_emulator::{Emulator, Progress};
@@ -15,7 +13,7 @@ use cfstream_http::{Client, FetchOptions, reqwest};
 use cfstream_types::{AccountId, Credentials, Download, DownloadStatus, Endpoint};
 use serde_json::{Value, json};
 
-use crate::common::{Emu, cfstream, texts};
+use crate::common::{Emu, MiniServer, cfstream, ready_list, respond, texts, walk};
 
 const TOKEN: &str = "sEcReT-t0ken-8d1f2e9a";
 const EMAIL: &str = "me@example.com";
@@ -524,125 +522,6 @@ fn oversized_requests_get_a_bounded_4xx() {
     assert_eq!(status, 200);
 }
 
-/// A request as [`MiniServer`] hands it to its handler.
-#[derive(Debug, Clone)]
-pub(crate) struct MiniRequest {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-}
-
-type Handler = dyn Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync;
-
-/// A tiny HTTP/1.1 server on 127.0.0.1 for answers the emulator never gives (hostile names,
-/// a stalled body). One request per connection; the handler writes the whole answer and may
-/// stall until the server is dropped (the flag turns true).
-pub(crate) struct MiniServer {
-    pub(crate) addr: SocketAddr,
-    pub(crate) requests: Arc<Mutex<Vec<MiniRequest>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl MiniServer {
-    pub(crate) fn start(
-        handler: impl Fn(&MiniRequest, &mut TcpStream, &AtomicBool) + Send + Sync + 'static,
-    ) -> MiniServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let (reqs, flag) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut conn) = conn else { continue };
-                let (handler, reqs, flag) = (handler.clone(), reqs.clone(), flag.clone());
-                std::thread::spawn(move || {
-                    let Some(req) = read_request(&mut conn) else { return };
-                    reqs.lock().unwrap().push(req.clone());
-                    handler(&req, &mut conn, &flag);
-                });
-            }
-        });
-        MiniServer { addr, requests, stop }
-    }
-
-    pub(crate) fn origin(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for MiniServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn read_request(conn: &mut TcpStream) -> Option<MiniRequest> {
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut byte).ok()?;
-        if n == 0 || buf.len() > 64 * 1024 {
-            return None;
-        }
-        buf.extend_from_slice(&byte[..n]);
-    }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
-    let headers = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Some(MiniRequest { method, path, headers })
-}
-
-/// Writes a whole answer with `Connection: close`.
-pub(crate) fn respond(conn: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    let mut head =
-        format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(body);
-    let _ = conn.flush();
-}
-
-/// A list answer with one ready `default` download at `url`.
-pub(crate) fn ready_list(url: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "success": true, "errors": [], "messages": [],
-        "result": {"default": {"status": "ready", "percentComplete": 100, "url": url}}
-    }))
-    .unwrap()
-}
-
-/// Every file under `dir`, recursively.
-pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 const EVIL_DISPOSITION: [&str; 3] = [
     r#"attachment; filename="../../evil.mp4""#,
     r#"attachment; filename*=UTF-8''..%2F..%2Fevil.mp4"#,
@@ -767,4 +646,140 @@ fn the_emulator_builder_defaults_to_loopback() {
         assert!(e.addr().ip().is_loopback(), "{}", e.addr());
         e.shutdown().await;
     });
+}
+
+/// What a hostile server puts in its text: a screen clear, a window title (OSC), a carriage
+/// return that overwrites the line, and a C1 CSI.
+const ESCAPES: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}\rX\u{9b}31m";
+/// A signed URL token: three base64url parts joined by dots.
+const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ2aWRlbyJ9.c2lnbmF0dXJlLXNpZw";
+
+/// Whether `text` holds a control character a terminal would obey (all but newline and tab).
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| (c.is_control() && !matches!(c, '\n' | '\t')) || *c == '\u{9b}')
+        .collect()
+}
+
+/// A server that echoes the credentials it is sent and sends control characters: video 1 has
+/// a ready default download with an `echo` field and a signed file URL on this server, and a
+/// download of a hostile type and status; video 2 is a failure envelope whose message echoes
+/// the credentials.
+fn echoing_server() -> MiniServer {
+    MiniServer::start(move |req, conn, _| {
+        let header = |name: &str| {
+            req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        let echo = format!(
+            "{} {} {}",
+            header("authorization"),
+            header("x-auth-email"),
+            header("x-auth-key")
+        );
+        let origin = format!("http://{}", header("host"));
+        let json = [("content-type", "application/json".to_owned())];
+        if req.path.contains(&format!("/stream/{:032x}/", 1)) {
+            let body = json!({
+                "success": true, "errors": [], "messages": [],
+                "result": {
+                    "default": {
+                        "status": "ready", "percentComplete": 100,
+                        "url": format!("{origin}/{JWT}/downloads/default.mp4"),
+                        "echo": echo,
+                    },
+                    format!("x{ESCAPES}"): {"status": format!("ready{ESCAPES}"), "percentComplete": 5},
+                }
+            });
+            respond(conn, 200, &json, &serde_json::to_vec(&body).unwrap());
+        } else if req.path.contains("/stream/") {
+            let body = json!({
+                "success": false, "messages": [], "result": null,
+                "errors": [{"code": 10011, "message": format!("bad request from {echo}{ESCAPES}")}],
+            });
+            respond(conn, 400, &json, &serde_json::to_vec(&body).unwrap());
+        } else {
+            respond(conn, 200, &[("content-type", "video/mp4".into())], b"not really an mp4");
+        }
+    })
+}
+
+/// [`ESCAPES`] as the CLI prints it.
+const ESCAPED: &str = r"\u{1b}[2J\u{1b}]0;pwned\u{7}\rX\u{9b}31m";
+
+#[test]
+fn echoed_credentials_and_control_characters_are_never_printed() {
+    let server = echoing_server();
+    let port = server.addr.port();
+    let v1 = format!("{:032x}", 1);
+    let v2 = format!("{:032x}", 2);
+    let out = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = cfstream();
+        c.env("CLOUDFLARE_BASE_URL", format!("{}/client/v4", server.origin()))
+            .env("CLOUDFLARE_ACCOUNT_ID", "023e105f4ecef8ad9ca31a8372d0c353")
+            .envs(envs.iter().copied())
+            .args(args);
+        let res = c.output().unwrap();
+        let (stdout, stderr) = texts(&res);
+        let what = format!("{args:?}");
+        assert_no_secret(&format!("stdout of {what}"), &stdout);
+        assert_no_secret(&format!("stderr of {what}"), &stderr);
+        assert!(!stdout.contains(EMAIL) && !stderr.contains(EMAIL), "{what}: the email");
+        assert_eq!(raw_controls(&stdout), Vec::<char>::new(), "{what}: {stdout}");
+        assert_eq!(raw_controls(&stderr), Vec::<char>::new(), "{what}: {stderr}");
+        (res.status.code(), stdout, stderr)
+    };
+    let token = [("CLOUDFLARE_API_TOKEN", TOKEN)];
+
+    // The table escapes the server's type and status; the error lines redact the token.
+    let (code, stdout, stderr) = run(&token, &["downloads", "list", "--jobs", "1", &v1, &v2]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let row = format!("{v1}  x{ESCAPED}  ready{ESCAPED}  5%        -");
+    assert!(stdout.lines().any(|l| l == row), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: video {v2}: could not list its downloads\n  \
+             caused by: list: http 400: api error: 10011: bad request from Bearer [redacted]  {ESCAPED}\n\
+             list: 1 of 2 videos succeeded, 1 failed\n"
+        )
+    );
+
+    // JSON Lines redact the email and key in every string; the logs too.
+    let key = [("CLOUDFLARE_EMAIL", EMAIL), ("CLOUDFLARE_API_KEY", KEY)];
+    let (code, stdout, stderr) =
+        run(&key, &["--json", "-vv", "downloads", "list", "--jobs", "1", &v1, &v2]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["downloads"]["default"]["echo"], " [redacted] [redacted]", "{stdout}");
+    // JSON keeps the server's text exactly, escaped (C1 included) on the wire.
+    assert_eq!(
+        lines[0]["downloads"][format!("x{ESCAPES}")]["status"],
+        format!("ready{ESCAPES}"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""ready\u001b[2J\u001b]0;pwned\u0007\rX\u009b31m""#), "{stdout}");
+    let cause = "list: http 400: api error: 10011: bad request from  [redacted] [redacted]";
+    assert_eq!(lines[1]["error"]["causes"][0], format!("{cause}{ESCAPES}"), "{stdout}");
+    let logged = format!(
+        "call failed error=http 400: api error: 10011: bad request from  [redacted] [redacted]{ESCAPED}\n"
+    );
+    assert!(stderr.contains(&logged), "{stderr}");
+
+    // A fetch at trace level: the signed token in the file's URL is not logged, and the
+    // result still gives the URL.
+    let dir = format!("{}/", out.path().display());
+    let trace = [("CLOUDFLARE_API_TOKEN", TOKEN), ("RUST_LOG", "trace")];
+    let (code, stdout, stderr) =
+        run(&trace, &["--json", "-vvv", "downloads", "fetch", &v1, "-o", &dir]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(JWT), "{stderr}");
+    let logged = format!(" url=http://127.0.0.1:{port}/[redacted]/downloads/default.mp4 ");
+    assert!(stderr.contains(&logged), "{stderr}");
+    let result: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        result["download"]["url"],
+        format!("http://127.0.0.1:{port}/{JWT}/downloads/default.mp4")
+    );
+    assert_eq!(result["download"]["echo"], "Bearer [redacted]  ");
 }

@@ -1,12 +1,15 @@
 //! The API described once, as data: the five [`Operation`]s (method, path template, operation
-//! id, response kind) and the only place a request path is built ([`Endpoint::path`]).
+//! id, response kind), the one renderer of a request path ([`Operation::render`], behind
+//! [`Endpoint::path`]) and the one matcher of a request path ([`match_path`],
+//! [`Operation::match_request`]).
 //!
 //! The client, the emulator and the conformance checks all read these tables, so they share a
 //! single definition of the API (as cloudflare-rs's `EndpointSpec` does).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use url::Url;
 
@@ -32,6 +35,19 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl Method {
+    /// The API method that a request method stands for: `HEAD` is answered as `GET`; other
+    /// methods (and any other spelling than upper case) are none of the API's.
+    pub fn from_request(method: &str) -> Option<Method> {
+        match method {
+            "GET" | "HEAD" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
         }
     }
 }
@@ -87,7 +103,7 @@ impl Operation {
     ];
 
     /// The spec's `operationId`.
-    pub fn operation_id(self) -> &'static str {
+    pub const fn operation_id(self) -> &'static str {
         match self {
             Operation::List => "stream-m-p-4-downloads-list-downloads",
             Operation::Create => "stream-m-p-4-downloads-create-downloads",
@@ -147,6 +163,97 @@ impl Operation {
             .into_iter()
             .find(|op| op.method() == method && op.takes_download_type() == typed)
     }
+
+    /// The operations served at a path with (`typed`) or without a `{download_type}` segment:
+    /// what a 405's `Allow` header lists.
+    pub fn allowed(typed: bool) -> impl Iterator<Item = Operation> {
+        Operation::ALL.into_iter().filter(move |op| op.takes_download_type() == typed)
+    }
+
+    /// The operation a request stands for (`method` as sent, `path` relative to the base URL,
+    /// without its query), with the path's raw segments. `None` when the path is none of the
+    /// API's routes, or the method is not served there (tell the two apart with
+    /// [`match_path`]).
+    pub fn match_request<'a>(method: &str, path: &'a str) -> Option<(Operation, PathParams<'a>)> {
+        let params = match_path(path)?;
+        let op = Operation::find(Method::from_request(method)?, params.typed())?;
+        Some((op, params))
+    }
+
+    /// Renders the path template with `account_id`, `identifier` and `download_type`, each
+    /// percent-encoded as a path segment: the one path renderer ([`Endpoint::path`] calls it
+    /// with validated values; hostile probes call it with raw strings). `download_type` is
+    /// ignored by the operations without a type segment.
+    pub fn render(self, account_id: &str, identifier: &str, download_type: Option<&str>) -> String {
+        let mut path = String::with_capacity(96);
+        for (i, part) in self.path_template().split('/').skip(1).enumerate() {
+            if i > 0 || !part.is_empty() {
+                path.push('/');
+            }
+            match part {
+                "{account_id}" => path.push_str(&segment(account_id).to_string()),
+                "{identifier}" => path.push_str(&segment(identifier).to_string()),
+                "{download_type}" => {
+                    path.push_str(&segment(download_type.unwrap_or_default()).to_string());
+                }
+                literal => path.push_str(literal),
+            }
+        }
+        path
+    }
+}
+
+/// The raw (still percent-encoded) path parameters of a request path that matched one of the
+/// API's routes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PathParams<'a> {
+    /// `{account_id}`, as sent.
+    pub account_id: &'a str,
+    /// `{identifier}` (the video), as sent.
+    pub identifier: &'a str,
+    /// `{download_type}`, as sent, on the typed routes.
+    pub download_type: Option<&'a str>,
+}
+
+impl<'a> PathParams<'a> {
+    /// Whether the path has a `{download_type}` segment.
+    pub fn typed(&self) -> bool {
+        self.download_type.is_some()
+    }
+
+    /// A segment percent-decoded (invalid UTF-8 replaced), as a server reads it before
+    /// validating it.
+    pub fn decoded(segment: &'a str) -> Cow<'a, str> {
+        percent_decode_str(segment).decode_utf8_lossy()
+    }
+}
+
+/// Matches a request path (relative to the base URL, without its query) against the API's
+/// routes, [`DOWNLOADS_PATH`] and [`DOWNLOADS_TYPE_PATH`], and returns its raw segments. An
+/// empty segment never matches a parameter. Methods are not considered: see
+/// [`Operation::match_request`].
+pub fn match_path(path: &str) -> Option<PathParams<'_>> {
+    // Written out rather than walking the template, so that the hot path allocates nothing;
+    // `match_path_agrees_with_the_templates` checks it against the templates.
+    let param = |s: &str| (!s.is_empty()).then_some(());
+    let rest = path.strip_prefix("/accounts/")?;
+    let (account_id, rest) = rest.split_once('/')?;
+    let (identifier, rest) = rest.strip_prefix("stream/")?.split_once('/')?;
+    param(account_id)?;
+    param(identifier)?;
+    let download_type = match rest.strip_prefix("downloads")? {
+        "" => None,
+        typed => {
+            let t = typed.strip_prefix('/')?;
+            param(t)?;
+            if t.contains('/') {
+                return None;
+            }
+            Some(t)
+        }
+    };
+    Some(PathParams { account_id, identifier, download_type })
 }
 
 impl fmt::Display for Operation {
@@ -254,16 +361,11 @@ impl Endpoint {
     /// path-safe type names) and percent-encoded anyway, so that a future bug in validation
     /// still cannot reach the wire.
     pub fn path(&self) -> String {
-        let mut p = format!(
-            "/accounts/{}/stream/{}/downloads",
-            segment(self.account.as_str()),
-            segment(self.video.as_str())
-        );
-        if let Some(t) = &self.download_type {
-            p.push('/');
-            p.push_str(&segment(t.as_str()).to_string());
-        }
-        p
+        self.operation.render(
+            self.account.as_str(),
+            self.video.as_str(),
+            self.download_type.as_ref().map(DownloadType::as_str),
+        )
     }
 
     /// The full URL under `base` (for example [`DEFAULT_BASE_URL`]); a trailing `/` on `base`
@@ -318,6 +420,97 @@ mod tests {
             assert_eq!(e.operation(), op);
             assert_eq!(Operation::find(op.method(), op.takes_download_type()), Some(op));
         }
+    }
+
+    #[test]
+    fn match_path_agrees_with_the_templates() {
+        for op in Operation::ALL {
+            let path = op.render("acc", "vid", Some("audio"));
+            let template = op.path_template();
+            let expected = template
+                .replace("{account_id}", "acc")
+                .replace("{identifier}", "vid")
+                .replace("{download_type}", "audio");
+            assert_eq!(path, expected);
+            let want_type = op.takes_download_type().then_some("audio");
+            assert_eq!(
+                match_path(&path),
+                Some(PathParams { account_id: "acc", identifier: "vid", download_type: want_type })
+            );
+            assert_eq!(
+                Operation::match_request(op.method().as_str(), &path).map(|(o, _)| o),
+                Some(op)
+            );
+            assert_eq!(match_path(template).map(|p| p.typed()), Some(op.takes_download_type()));
+        }
+        assert_eq!(
+            Operation::match_request("HEAD", "/accounts/a/stream/v/downloads").unwrap().0,
+            { Operation::List }
+        );
+        assert_eq!(Operation::match_request("PUT", "/accounts/a/stream/v/downloads"), None);
+        assert_eq!(Operation::match_request("get", "/accounts/a/stream/v/downloads"), None);
+        assert_eq!(Operation::match_request("GET", "/accounts/a/stream/v/downloads/audio"), None);
+    }
+
+    #[test]
+    fn match_path_refuses_what_is_not_a_route() {
+        for path in [
+            "",
+            "/",
+            "accounts/a/stream/v/downloads",
+            "/accounts//stream/v/downloads",
+            "/accounts/a/stream//downloads",
+            "/accounts/a/stream/v/downloads/",
+            "/accounts/a/stream/v/downloads/audio/",
+            "/accounts/a/stream/v/downloads/audio/x",
+            "/accounts/a/stream/v/downloadsx",
+            "/accounts/a/stream/v",
+            "/accounts/a/streams/v/downloads",
+            "/accounts/a/b/stream/v/downloads",
+            "/Accounts/a/stream/v/downloads",
+        ] {
+            assert_eq!(match_path(path), None, "{path:?}");
+        }
+        let p = match_path("/accounts/%41/stream/%E2%98%83/downloads/a%2Fb").unwrap();
+        assert_eq!(
+            (p.account_id, p.identifier, p.download_type),
+            ("%41", "%E2%98%83", Some("a%2Fb"))
+        );
+        assert_eq!(PathParams::decoded(p.identifier), "\u{2603}");
+        assert_eq!(PathParams::decoded("%FF"), "\u{fffd}");
+    }
+
+    #[test]
+    fn allowed_lists_the_methods_of_a_route() {
+        let methods = |typed| Operation::allowed(typed).map(|o| o.method()).collect::<Vec<_>>();
+        assert_eq!(methods(false), [Method::Get, Method::Post, Method::Delete]);
+        assert_eq!(methods(true), [Method::Post, Method::Delete]);
+    }
+
+    #[test]
+    fn render_percent_encodes_every_segment() {
+        let path = Operation::DeleteType.render("a/b", "%2e", Some("../x?y#z"));
+        assert_eq!(path, "/accounts/a%2Fb/stream/%252e/downloads/..%2Fx%3Fy%23z");
+        assert_eq!(
+            Operation::List.render("\u{2603}", "v", Some("ignored")),
+            "/accounts/%E2%98%83/stream/v/downloads"
+        );
+    }
+
+    /// The segment encoder escapes all but unreserved characters: `/` and `%` (which would add
+    /// a segment or smuggle an encoded one), `\`, NUL, spaces and non-ASCII.
+    #[test]
+    fn segments_encode_all_but_unreserved_characters() {
+        assert_eq!(
+            Operation::List.render("é b", "a\\b\0", Some("ignored")),
+            "/accounts/%C3%A9%20b/stream/a%5Cb%00/downloads"
+        );
+        // Unreserved characters are left as they are.
+        assert_eq!(
+            Operation::DeleteType.render("aZ09-_.~", "x", Some("hdr_10")),
+            "/accounts/aZ09-_.~/stream/x/downloads/hdr_10"
+        );
+        assert_eq!(segment("/%").to_string(), "%2F%25");
     }
 
     #[test]

@@ -40,13 +40,15 @@ pub mod endpoint;
 pub mod envelope;
 pub mod ids;
 
-pub use auth::{Credentials, Secret};
+pub use auth::{Credentials, CredentialsError, EnvCredentials, Secret};
 pub use codes::ErrorCode;
 pub use download::{
     Download, DownloadStatus, DownloadType, DownloadTypeError, Downloads, PercentComplete,
     PercentError,
 };
-pub use endpoint::{DEFAULT_BASE_URL, Endpoint, Method, Operation, ResponseKind};
+pub use endpoint::{
+    DEFAULT_BASE_URL, Endpoint, Method, Operation, PathParams, ResponseKind, match_path,
+};
 pub use envelope::{
     ApiFailure, ApiMessage, DecodeError, DeletedEnvelope, DownloadsEnvelope, Envelope,
     MessageSource, decode,
