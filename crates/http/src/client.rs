@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use cfstream_types::auth::{CredentialsError, ENV_API_KEY, ENV_API_TOKEN, ENV_EMAIL};
 use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Endpoint, Method, Url};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument as _;
@@ -22,8 +23,7 @@ use crate::reporter::{NoopReporter, Reporter};
 const MAX_API_BODY: usize = 8 * 1024 * 1024;
 
 /// The environment variables [`Client::from_env`] reads.
-pub const ENV_VARS: [&str; 4] =
-    ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_BASE_URL"];
+pub const ENV_VARS: [&str; 4] = [ENV_API_TOKEN, ENV_EMAIL, ENV_API_KEY, "CLOUDFLARE_BASE_URL"];
 
 /// An async client for Cloudflare Stream's downloads API.
 ///
@@ -461,36 +461,22 @@ impl ClientBuilder {
     }
 
     /// Fills what is unset from environment variables read through `lookup`:
-    /// `CLOUDFLARE_API_TOKEN` (preferred), else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`; and
-    /// `CLOUDFLARE_BASE_URL`. Fails naming the variables when no credentials are found.
+    /// `CLOUDFLARE_API_TOKEN` (preferred), else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY` (read
+    /// by [`Credentials::from_lookup`], the one reader of them); and `CLOUDFLARE_BASE_URL`.
+    /// Fails naming the variables, never their values, when no credentials are found.
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.credentials.is_none() {
-            let creds = match (
-                var("CLOUDFLARE_API_TOKEN"),
-                var("CLOUDFLARE_EMAIL"),
-                var("CLOUDFLARE_API_KEY"),
-            ) {
-                (Some(token), _, _) => Credentials::token(token.trim()),
-                (None, Some(email), Some(key)) => Credentials::key(email.trim(), key.trim()),
-                (None, Some(_), None) => {
-                    return Err(Error::build(
-                        "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not (or set CLOUDFLARE_API_TOKEN)",
-                    ));
-                }
-                (None, None, Some(_)) => {
-                    return Err(Error::build(
-                        "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not (or set CLOUDFLARE_API_TOKEN)",
-                    ));
-                }
-                (None, None, None) => {
-                    return Err(Error::build(
-                        "no credentials: set CLOUDFLARE_API_TOKEN, or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
-                    ));
-                }
-            };
-            self.credentials = Some(creds);
+            let read = Credentials::from_lookup(&lookup).map_err(|e| {
+                // The error names variables, never values.
+                let msg = match e {
+                    CredentialsError::Missing => e.to_string(),
+                    _ => format!("{e} (or set {ENV_API_TOKEN})"),
+                };
+                Error::build(msg)
+            })?;
+            self.credentials = Some(read.credentials);
         }
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.base_url.is_none() {
             self.base_url = var("CLOUDFLARE_BASE_URL").map(|s| s.trim().to_owned());
         }
@@ -651,5 +637,39 @@ mod tests {
         .unwrap();
         assert_eq!(c.base_url().as_str(), "http://127.0.0.1:9/client/v4");
         assert!(!format!("{c:?}").contains("t0k3n"));
+    }
+
+    /// The variables are read by `Credentials::from_lookup`; the client's errors keep naming
+    /// the variables, never a value.
+    #[test]
+    fn env_errors_are_exact_and_hold_no_value() {
+        let only =
+            |name: &'static str| move |k: &str| (k == name).then(|| "s3cr3t-value".to_owned());
+        for (lookup, text) in [
+            (
+                Client::from_lookup(|_| Some("  ".into())).unwrap_err(),
+                "no credentials: none of CLOUDFLARE_API_TOKEN, CLOUDFLARE_EMAIL, CLOUDFLARE_API_KEY is set",
+            ),
+            (
+                Client::from_lookup(only("CLOUDFLARE_EMAIL")).unwrap_err(),
+                "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not (or set CLOUDFLARE_API_TOKEN)",
+            ),
+            (
+                Client::from_lookup(only("CLOUDFLARE_API_KEY")).unwrap_err(),
+                "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not (or set CLOUDFLARE_API_TOKEN)",
+            ),
+        ] {
+            assert_eq!(lookup.kind(), ErrorKind::Build);
+            assert_eq!(lookup.to_string(), text);
+            assert!(!format!("{lookup:?}").contains("s3cr3t"), "{lookup:?}");
+        }
+        let both = Client::from_lookup(|k| match k {
+            "CLOUDFLARE_API_TOKEN" => Some(" tok ".into()),
+            "CLOUDFLARE_EMAIL" => Some("me@x".into()),
+            "CLOUDFLARE_API_KEY" => Some("key".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(both.inner.scheme, Credentials::token("tok").scheme(), "the token wins");
     }
 }
