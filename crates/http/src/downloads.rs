@@ -85,7 +85,9 @@ impl<'a> DownloadsApi<'a> {
 
     /// Streams the file of `download` to `dest` (a directory, or a file path) through a
     /// `.part` file beside it, then renames it into place. The API credentials are never sent
-    /// to the file's host. See [`FetchOptions`].
+    /// to the file's host. Only regular files are written: a symbolic link, FIFO, device or
+    /// directory at the destination or at its `.part` file fails the fetch with
+    /// [`ErrorKind::NotRegularFile`] before any request. See [`FetchOptions`].
     pub async fn fetch(
         &self,
         download: &Download,
