@@ -134,3 +134,25 @@ async fn a_deadline_bounds_the_transfer_and_keeps_the_part_file() {
     assert_eq!(std::fs::metadata(&part).unwrap().len(), 100_000, "kept for the next run");
     assert!(dir.path().join("clip.mp4.part.meta").exists(), "with its validator");
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_a_deadline_a_poll_that_times_out_after_progress_is_a_timeout() {
+    // Only the caller's deadline turns a cut poll into "not ready": the client's own attempt
+    // timeout is the API not answering.
+    let c = builder(&answers_once_then_silent().await)
+        .attempt_timeout(Duration::from_secs(2))
+        .retry(cfstream_http::RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let (a, v) = (account(), video());
+    let t0 = Instant::now();
+    let e = c
+        .downloads(&a)
+        .wait_ready(&v, DownloadType::Default, WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(e.to_string(), "list: no complete response within the attempt timeout of 2s");
+    // The first poll at 0 s was answered; the second, at 1 s, timed out 2 s later.
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+}
