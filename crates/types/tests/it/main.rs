@@ -7,6 +7,7 @@
 
 mod examples;
 mod roundtrip;
+mod signed;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
