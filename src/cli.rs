@@ -328,7 +328,7 @@ pub(crate) struct ConformanceRunArgs {
     pub(crate) skip: Vec<String>,
     /// Write reports: FORMAT=PATH, comma separated; formats junit, json, md
     #[arg(long, value_name = "FORMAT=PATH", value_delimiter = ',')]
-    pub(crate) report: Vec<String>,
+    pub(crate) report: Vec<cfstream_conformance::ReportFile>,
     /// How long, in seconds, a download may take to end ready or error
     #[arg(long, value_name = "SECS")]
     pub(crate) deadline: Option<u64>,

@@ -3,46 +3,18 @@
 //! `cfstream conformance proxy`, a validating proxy.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
-use cfstream_conformance::{ProxyOptions, RunOptions, RunningProxy, Target, catalogue};
+use cfstream_conformance::{
+    ProxyOptions, ReportFormat, RunOptions, RunningProxy, Target, catalogue,
+};
 use std::time::Duration;
 
 use cfstream_emulator::Emulator;
-use cfstream_types::{AccountId, DEFAULT_BASE_URL, Url, VideoId};
+use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
 
 use crate::cli::{ConformanceArgs, ConformanceCommand, ConformanceRunArgs, Global, ProxyArgs};
-use crate::env;
 use crate::errors::ExitStatus;
-
-/// A report file to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ReportFile {
-    Junit(PathBuf),
-    Json(PathBuf),
-    Markdown(PathBuf),
-}
-
-fn parse_reports(specs: &[String]) -> anyhow::Result<Vec<ReportFile>> {
-    specs
-        .iter()
-        .map(|spec| {
-            let (format, path) = spec.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!("--report {spec}: expected FORMAT=PATH (junit, json or md)")
-            })?;
-            let path = PathBuf::from(path);
-            match format {
-                "junit" | "xml" => Ok(ReportFile::Junit(path)),
-                "json" => Ok(ReportFile::Json(path)),
-                "md" | "markdown" => Ok(ReportFile::Markdown(path)),
-                other => {
-                    anyhow::bail!("--report {spec}: unknown format '{other}' (junit, json or md)")
-                }
-            }
-        })
-        .collect()
-}
 
 /// Runs `conformance` or `conformance proxy`.
 pub(crate) async fn run(global: &Global, args: ConformanceArgs) -> anyhow::Result<ExitStatus> {
@@ -55,14 +27,9 @@ pub(crate) async fn run(global: &Global, args: ConformanceArgs) -> anyhow::Resul
 async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result<ExitStatus> {
     if args.list {
         let mut out = std::io::stdout().lock();
-        let all = catalogue();
-        let width = all.iter().map(|c| c.name.len()).max().unwrap_or(0);
-        for c in all {
-            writeln!(out, "{:<width$}  {}", c.name, c.description)?;
-        }
+        out.write_all(catalogue::render_list().as_bytes())?;
         return Ok(ExitStatus::Success);
     }
-    let reports = parse_reports(&args.report)?;
     let videos = args
         .videos
         .iter()
@@ -91,7 +58,7 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
     let mut emulator = None;
     let target = match remote {
         Some(base_url) => {
-            let credentials = match env::credentials(env::process) {
+            let credentials = match Credentials::from_env() {
                 Ok(c) => Some(c.credentials),
                 Err(e) => {
                     tracing::warn!("{e}: the checks that need credentials are skipped");
@@ -137,20 +104,15 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
         format!("could not run the conformance checks against {}", target.base_url)
     })?;
 
-    for file in &reports {
-        let (path, text) = match file {
-            ReportFile::Junit(p) => (p, report.to_junit()),
-            ReportFile::Json(p) => (p, report.to_json()),
-            ReportFile::Markdown(p) => (p, report.to_markdown()),
-        };
-        std::fs::write(path, text)
-            .with_context(|| format!("could not write the report {}", path.display()))?;
+    for file in &args.report {
+        std::fs::write(&file.path, report.render(file.format))
+            .with_context(|| format!("could not write the report {}", file.path.display()))?;
     }
     let mut out = std::io::stdout().lock();
     if global.json {
-        writeln!(out, "{}", report.to_json())?;
+        writeln!(out, "{}", report.render(ReportFormat::Json))?;
     } else if !global.quiet {
-        write!(out, "{}", report.render_text())?;
+        write!(out, "{}", report.render(ReportFormat::Text))?;
     }
     out.flush()?;
     Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
@@ -190,17 +152,4 @@ async fn proxy(global: &Global, args: ProxyArgs) -> anyhow::Result<ExitStatus> {
         )?;
     }
     Ok(if summary.violations.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_specs_parse() {
-        let r = parse_reports(&["junit=a.xml".into(), "md=b.md".into()]).unwrap();
-        assert_eq!(r, vec![ReportFile::Junit("a.xml".into()), ReportFile::Markdown("b.md".into())]);
-        assert!(parse_reports(&["pdf=x".into()]).is_err());
-        assert!(parse_reports(&["x".into()]).is_err());
-    }
 }

@@ -360,7 +360,8 @@ async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result
             let dest = plan.target.path_for(video, t, plan.filename.as_deref());
             if !plan.overwrite {
                 // A file under its final name is whole: fetch writes a `.part` and renames it.
-                if let Ok(meta) = tokio::fs::metadata(&dest).await
+                // A link is not followed: fetch refuses it with an error.
+                if let Ok(meta) = tokio::fs::symlink_metadata(&dest).await
                     && meta.is_file()
                 {
                     return Ok(Outcome::Fetched {

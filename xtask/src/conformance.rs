@@ -2,12 +2,11 @@
 //! arguments), any server (`--base-url`), or the real API (`--live`).
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use cfstream_conformance::{Report, RunOptions, Target, catalogue};
+use anyhow::Context as _;
+use cfstream_conformance::{Report, ReportFile, RunOptions, Target, catalogue};
 use cfstream_emulator::Emulator;
 use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
 
@@ -29,9 +28,9 @@ pub(crate) struct Args {
     /// A video that is ready to stream, used by the scenarios (repeatable).
     #[arg(long = "video", value_name = "ID")]
     videos: Vec<VideoId>,
-    /// Also write reports: `junit=PATH,json=PATH,md=PATH` (any subset).
+    /// Also write reports: `junit=PATH,json=PATH,md=PATH,text=PATH` (any subset).
     #[arg(long, value_name = "FORMAT=PATH,...", value_delimiter = ',')]
-    report: Vec<String>,
+    report: Vec<ReportFile>,
     /// Run only these checks (comma-separated names; see --list).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     checks: Vec<String>,
@@ -44,47 +43,6 @@ pub(crate) struct Args {
     /// List the checks, one line each, and exit.
     #[arg(long)]
     list: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Junit,
-    Json,
-    Markdown,
-}
-
-fn parse_reports(specs: &[String]) -> anyhow::Result<Vec<(Format, PathBuf)>> {
-    specs
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|spec| {
-            let Some((format, path)) = spec.split_once('=') else {
-                bail!("invalid --report '{spec}': expected FORMAT=PATH (junit, json or md)");
-            };
-            let format = match format {
-                "junit" => Format::Junit,
-                "json" => Format::Json,
-                "md" | "markdown" => Format::Markdown,
-                other => bail!("invalid --report format '{other}': expected junit, json or md"),
-            };
-            if path.is_empty() {
-                bail!("invalid --report '{spec}': the path is empty");
-            }
-            Ok((format, PathBuf::from(path)))
-        })
-        .collect()
-}
-
-/// Credentials from `CLOUDFLARE_API_TOKEN`, else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`.
-fn env_credentials() -> Option<Credentials> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = var("CLOUDFLARE_API_TOKEN") {
-        return Some(Credentials::token(token));
-    }
-    match (var("CLOUDFLARE_EMAIL"), var("CLOUDFLARE_API_KEY")) {
-        (Some(email), Some(key)) => Some(Credentials::key(email, key)),
-        _ => None,
-    }
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
@@ -101,27 +59,18 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 #[allow(clippy::needless_pass_by_value)]
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        let width = catalogue().iter().map(|c| c.name.len()).max().unwrap_or(0);
-        let text: String =
-            catalogue().iter().map(|c| format!("{:width$}  {}\n", c.name, c.description)).collect();
-        write_stdout(&text)?;
+        write_stdout(&catalogue::render_list())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let reports = parse_reports(&args.report)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(run_async(&args))?;
     write_stdout(&report.render_text())?;
-    for (format, path) in reports {
-        let text = match format {
-            Format::Junit => report.to_junit(),
-            Format::Json => report.to_json(),
-            Format::Markdown => report.to_markdown(),
-        };
-        std::fs::write(&path, text)
-            .with_context(|| format!("cannot write the report '{}'", path.display()))?;
+    for file in &args.report {
+        std::fs::write(&file.path, report.render(file.format))
+            .with_context(|| format!("cannot write the report '{}'", file.path.display()))?;
     }
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -137,7 +86,13 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
     };
     if let Some(base_url) = remote {
         let mut target = Target::new(base_url);
-        target.credentials = env_credentials();
+        target.credentials = match Credentials::from_env() {
+            Ok(read) => Some(read.credentials),
+            Err(e) => {
+                tracing::warn!("{e}: the checks that need credentials are skipped");
+                None
+            }
+        };
         target.account.clone_from(&args.account);
         target.videos.clone_from(&args.videos);
         target.live = args.live;
@@ -169,19 +124,4 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
     let result = cfstream_conformance::run(&target, &options).await;
     emulator.shutdown().await;
     result.context("conformance run against the embedded emulator failed")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_specs_parse() {
-        let r =
-            parse_reports(&["junit=a.xml".into(), "json=b.json".into(), "md=c.md".into()]).unwrap();
-        assert_eq!(r[0], (Format::Junit, PathBuf::from("a.xml")));
-        assert_eq!(r[2].0, Format::Markdown);
-        assert!(parse_reports(&["xml=a".into()]).unwrap_err().to_string().contains("'xml'"));
-        assert!(parse_reports(&["junit".into()]).is_err());
-    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Every Rust module opens with a `//!` doc; no `todo!`, `unimplemented!` or `dbg!` is left in;
 //! the crate graph keeps its one-way shape (types knows nothing about HTTP; the emulator and
-//! the conformance harness never depend on the client).
+//! the conformance harness never depend on the client); the workspace README's Rust examples
+//! are the doctested ones of `crates/http/README.md`; every library crate can be packaged on
+//! its own (a README of its own, no file outside its folder).
 
 #[cfg(test)]
 mod tests {
@@ -119,6 +121,66 @@ mod tests {
         let http = normal_deps("crates/http");
         for other in ["cfstream-emulator", "cfstream-conformance"] {
             assert!(!http.iter().any(|d| d == other), "cfstream-http must not depend on {other}");
+        }
+    }
+
+    /// The ```` ```rust ```` blocks of a Markdown text.
+    fn rust_blocks(markdown: &str) -> Vec<String> {
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in markdown.lines() {
+            match &mut current {
+                None if line.starts_with("```rust") => current = Some(format!("{line}\n")),
+                None => {}
+                Some(block) => {
+                    block.push_str(line);
+                    block.push('\n');
+                    if line == "```" {
+                        blocks.extend(current.take());
+                    }
+                }
+            }
+        }
+        blocks
+    }
+
+    #[test]
+    fn the_readme_examples_are_the_doctested_ones() {
+        let read = |p: &str| fs::read_to_string(root().join(p)).expect(p);
+        let workspace = rust_blocks(&read("README.md"));
+        let http = read("crates/http/README.md");
+        assert!(!workspace.is_empty(), "the README shows the library in Rust");
+        for block in &workspace {
+            assert!(
+                http.contains(block.as_str()),
+                "README.md's example is not in crates/http/README.md (whose examples are \
+                 doctests): copy it there too\n{block}"
+            );
+        }
+        assert_eq!(rust_blocks("x\n```rust,no_run\nfn a() {}\n```\n```sh\nls\n```\n").len(), 1);
+    }
+
+    #[test]
+    fn library_crates_package_on_their_own() {
+        for krate in ["types", "http", "emulator", "conformance"] {
+            let dir = root().join("crates").join(krate);
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).expect("manifest");
+            assert!(manifest.contains("readme = \"README.md\""), "crates/{krate}: no readme");
+            assert!(dir.join("README.md").is_file(), "crates/{krate}/README.md is missing");
+            let mut files = Vec::new();
+            rust_files(&dir.join("src"), &mut files);
+            for file in files {
+                let text = fs::read_to_string(&file).expect("source");
+                let outside = text.lines().find(|l| {
+                    (l.contains("include_str!") || l.contains("include_bytes!"))
+                        && l.contains("../..")
+                });
+                assert!(
+                    outside.is_none(),
+                    "{} reaches outside its crate: a packaged crate has only its own files\n{outside:?}",
+                    file.display()
+                );
+            }
         }
     }
 }

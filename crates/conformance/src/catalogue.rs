@@ -1,4 +1,5 @@
-//! The catalogue of checks: every check's stable name, one-line description and needs.
+//! The catalogue of checks: the typed [`Check`] names, and each one's stable name, one-line
+//! description, needs and source ([`CheckInfo`]).
 
 use serde::Serialize;
 
@@ -17,10 +18,15 @@ pub enum CheckKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CheckInfo {
+    /// The typed name.
+    #[serde(skip)]
+    pub check: Check,
     /// The stable snake_case name, as given to `--checks` and `--skip`.
     pub name: &'static str,
     /// One line saying what the check asserts.
     pub description: &'static str,
+    /// Where the rule comes from: the OpenAPI spec, Cloudflare's documentation, or HTTP.
+    pub source: &'static str,
     /// Per-response rule or scenario.
     pub kind: CheckKind,
     /// Whether it needs credentials (skipped without them).
@@ -34,69 +40,116 @@ pub struct CheckInfo {
     pub writes: bool,
 }
 
-macro_rules! names {
+macro_rules! checks {
     ($($(#[$doc:meta])* $id:ident = $name:literal;)*) => {
-        $($(#[$doc])* pub const $id: &str = $name;)*
+        /// Every check, by type; the declaration order is the report order.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Check {
+            $($(#[$doc])* $id,)*
+        }
+
+        impl Check {
+            /// Every check, in report order.
+            pub const ALL: &'static [Check] = &[$(Check::$id,)*];
+
+            /// The stable snake_case name, as given to `--checks` and `--skip`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Check::$id => $name,)*
+                }
+            }
+        }
     };
 }
 
-names! {
+checks! {
     /// The status is documented: `200` or a `4XX`.
-    STATUS_DOCUMENTED = "status_documented";
+    StatusDocumented = "status_documented";
     /// The content type is `application/json`.
-    CONTENT_TYPE_JSON = "content_type_json";
+    ContentTypeJson = "content_type_json";
     /// The body is JSON and matches the operation's 200 or 4XX schema.
-    BODY_SCHEMA = "body_schema";
+    BodySchema = "body_schema";
     /// `success` agrees with the status class.
-    SUCCESS_MATCHES_STATUS = "success_matches_status";
+    SuccessMatchesStatus = "success_matches_status";
     /// A failure carries at least one error.
-    FAILURE_HAS_ERRORS = "failure_has_errors";
+    FailureHasErrors = "failure_has_errors";
     /// Every error and message code is at least 1000.
-    ERROR_CODE_RANGE = "error_code_range";
+    ErrorCodeRange = "error_code_range";
     /// `result` is present and `null` on failure.
-    FAILURE_RESULT_NULL = "failure_result_null";
+    FailureResultNull = "failure_result_null";
     /// A 429 says when to retry.
-    RETRY_AFTER_ON_429 = "retry_after_on_429";
+    RetryAfterOn429 = "retry_after_on_429";
     /// cfstream-types decodes every 200 body the schema accepts.
-    CLIENT_MODEL_DECODES = "client_model_decodes";
+    ClientModelDecodes = "client_model_decodes";
     /// Requests without credentials are refused with a failure envelope.
-    AUTH_MISSING_REJECTED = "auth_missing_rejected";
+    AuthMissingRejected = "auth_missing_rejected";
     /// Requests with wrong credentials are refused with a failure envelope.
-    AUTH_WRONG_REJECTED = "auth_wrong_rejected";
+    AuthWrongRejected = "auth_wrong_rejected";
     /// Ids of 33 characters are refused with a 4XX failure envelope.
-    ID_TOO_LONG_REJECTED = "id_too_long_rejected";
+    IdTooLongRejected = "id_too_long_rejected";
     /// Non-hex ids are refused with a 4XX failure envelope.
-    ID_NOT_HEX_REJECTED = "id_not_hex_rejected";
+    IdNotHexRejected = "id_not_hex_rejected";
     /// An unknown video answers a 4XX failure envelope.
-    UNKNOWN_VIDEO_FAILURE = "unknown_video_failure";
+    UnknownVideoFailure = "unknown_video_failure";
     /// Unknown routes answer a 4XX failure envelope.
-    UNKNOWN_ROUTE_FAILURE = "unknown_route_failure";
+    UnknownRouteFailure = "unknown_route_failure";
     /// An undocumented method on a documented path answers a 4XX failure envelope.
-    METHOD_NOT_ALLOWED_FAILURE = "method_not_allowed_failure";
+    MethodNotAllowedFailure = "method_not_allowed_failure";
     /// An unknown `download_type` is refused with a 4XX failure envelope.
-    DOWNLOAD_TYPE_UNKNOWN_REJECTED = "download_type_unknown_rejected";
+    DownloadTypeUnknownRejected = "download_type_unknown_rejected";
     /// Create (legacy route) then list shows the `default` download.
-    CREATE_THEN_LIST = "create_then_list";
+    CreateThenList = "create_then_list";
     /// Create `audio` (typed route) then list shows it.
-    CREATE_TYPE_THEN_LIST = "create_type_then_list";
+    CreateTypeThenList = "create_type_then_list";
     /// Progress never goes back.
-    PROGRESS_MONOTONE = "progress_monotone";
+    ProgressMonotone = "progress_monotone";
     /// Every download ends `ready` or `error` within the deadline.
-    PROGRESS_TERMINATES = "progress_terminates";
+    ProgressTerminates = "progress_terminates";
     /// A ready download's URL serves a body as long as its `Content-Length`.
-    DOWNLOAD_URL_SERVES = "download_url_serves";
+    DownloadUrlServes = "download_url_serves";
     /// A ready download's URL honours `Range`.
-    DOWNLOAD_URL_RANGE = "download_url_range";
+    DownloadUrlRange = "download_url_range";
     /// Delete then list no longer shows the download.
-    DELETE_THEN_LIST = "delete_then_list";
+    DeleteThenList = "delete_then_list";
     /// Deleting again still succeeds.
-    DELETE_REPEATABLE = "delete_repeatable";
+    DeleteRepeatable = "delete_repeatable";
 }
 
-const fn response(name: &'static str, description: &'static str) -> CheckInfo {
+impl Check {
+    /// The catalogue entry of this check.
+    pub fn info(self) -> &'static CheckInfo {
+        // CATALOGUE is declared in the enum's order (checked by a test).
+        &CATALOGUE[self as usize]
+    }
+
+    /// The check named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Check> {
+        Check::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The OpenAPI document's responses (schemas, statuses, the failure envelope).
+const SPEC: &str = "spec";
+/// Cloudflare's documentation (auth, rate limits, ids, downloads' lifecycle and files).
+const DOCS: &str = "docs";
+/// HTTP semantics (RFC 9110): methods, `Range`, `Content-Length`, `Retry-After`.
+const HTTP: &str = "http";
+/// The project's own promise that the typed model reads what the spec allows.
+const TYPES: &str = "cfstream-types";
+
+const fn response(check: Check, source: &'static str, description: &'static str) -> CheckInfo {
     CheckInfo {
-        name,
+        check,
+        name: check.name(),
         description,
+        source,
         kind: CheckKind::Response,
         needs_credentials: false,
         needs_account: false,
@@ -106,14 +159,17 @@ const fn response(name: &'static str, description: &'static str) -> CheckInfo {
 }
 
 const fn scenario(
-    name: &'static str,
+    check: Check,
+    source: &'static str,
     description: &'static str,
     needs: (bool, bool, bool),
     writes: bool,
 ) -> CheckInfo {
     CheckInfo {
-        name,
+        check,
+        name: check.name(),
         description,
+        source,
         kind: CheckKind::Scenario,
         needs_credentials: needs.0,
         needs_account: needs.1,
@@ -127,106 +183,149 @@ const NOTHING: (bool, bool, bool) = (false, false, false);
 const ACCOUNT: (bool, bool, bool) = (true, true, false);
 const VIDEO: (bool, bool, bool) = (true, true, true);
 
-/// Every check, in the order they are reported.
+/// Every check, in the order of [`Check`] (the order they are reported).
 pub(crate) const CATALOGUE: &[CheckInfo] = &[
     response(
-        STATUS_DOCUMENTED,
+        Check::StatusDocumented,
+        SPEC,
         "every answer of the five operations has a documented status: 200 or 4XX",
     ),
-    response(CONTENT_TYPE_JSON, "every answer of the five operations is application/json"),
-    response(BODY_SCHEMA, "every body is JSON matching the operation's 200 or 4XX schema"),
-    response(SUCCESS_MATCHES_STATUS, "`success` is true on 2XX and false on 4XX/5XX"),
-    response(FAILURE_HAS_ERRORS, "a failure carries at least one error"),
-    response(ERROR_CODE_RANGE, "every code in `errors` and `messages` is an integer >= 1000"),
-    response(FAILURE_RESULT_NULL, "`result` is present and null on failure"),
-    response(RETRY_AFTER_ON_429, "a 429 carries `retry-after` (seconds or an HTTP date)"),
-    response(CLIENT_MODEL_DECODES, "cfstream-types decodes every 200 body that the schema accepts"),
+    response(
+        Check::ContentTypeJson,
+        SPEC,
+        "every answer of the five operations is application/json",
+    ),
+    response(
+        Check::BodySchema,
+        SPEC,
+        "every body is JSON matching the operation's 200 or 4XX schema",
+    ),
+    response(Check::SuccessMatchesStatus, SPEC, "`success` is true on 2XX and false on 4XX/5XX"),
+    response(Check::FailureHasErrors, SPEC, "a failure carries at least one error"),
+    response(
+        Check::ErrorCodeRange,
+        SPEC,
+        "every code in `errors` and `messages` is an integer >= 1000",
+    ),
+    response(Check::FailureResultNull, SPEC, "`result` is present and null on failure"),
+    response(Check::RetryAfterOn429, DOCS, "a 429 carries `retry-after` (seconds or an HTTP date)"),
+    response(
+        Check::ClientModelDecodes,
+        TYPES,
+        "cfstream-types decodes every 200 body that the schema accepts",
+    ),
     scenario(
-        AUTH_MISSING_REJECTED,
+        Check::AuthMissingRejected,
+        DOCS,
         "requests without credentials get a 4XX failure envelope, never a 2XX",
         NOTHING,
         false,
     ),
     scenario(
-        AUTH_WRONG_REJECTED,
+        Check::AuthWrongRejected,
+        DOCS,
         "requests with wrong credentials get a 4XX failure envelope, never a 2XX",
         NOTHING,
         false,
     ),
     scenario(
-        ID_TOO_LONG_REJECTED,
+        Check::IdTooLongRejected,
+        SPEC,
         "33-character account or video ids get a 4XX failure envelope, never a 5XX",
         ACCOUNT,
         false,
     ),
     scenario(
-        ID_NOT_HEX_REJECTED,
+        Check::IdNotHexRejected,
+        DOCS,
         "non-hex video ids get a 4XX failure envelope, never a 5XX",
         ACCOUNT,
         false,
     ),
     scenario(
-        UNKNOWN_VIDEO_FAILURE,
+        Check::UnknownVideoFailure,
+        SPEC,
         "listing an unknown (well-formed) video gets a 4XX failure envelope",
         ACCOUNT,
         false,
     ),
-    scenario(UNKNOWN_ROUTE_FAILURE, "unknown routes get a 4XX failure envelope", NOTHING, false),
     scenario(
-        METHOD_NOT_ALLOWED_FAILURE,
+        Check::UnknownRouteFailure,
+        SPEC,
+        "unknown routes get a 4XX failure envelope",
+        NOTHING,
+        false,
+    ),
+    scenario(
+        Check::MethodNotAllowedFailure,
+        HTTP,
         "PUT on the downloads path gets a 4XX failure envelope",
         ACCOUNT,
         false,
     ),
     scenario(
-        DOWNLOAD_TYPE_UNKNOWN_REJECTED,
+        Check::DownloadTypeUnknownRejected,
+        SPEC,
         "an unknown download_type gets a 4XX failure envelope, never a 5XX",
         VIDEO,
         true,
     ),
     scenario(
-        CREATE_THEN_LIST,
+        Check::CreateThenList,
+        SPEC,
         "POST .../downloads answers the default download and list then shows it",
         VIDEO,
         true,
     ),
     scenario(
-        CREATE_TYPE_THEN_LIST,
+        Check::CreateTypeThenList,
+        SPEC,
         "POST .../downloads/audio answers the audio download and list then shows it",
         VIDEO,
         true,
     ),
     scenario(
-        PROGRESS_MONOTONE,
+        Check::ProgressMonotone,
+        DOCS,
         "while polled, percentComplete never decreases and a final status never changes",
         VIDEO,
         false,
     ),
     scenario(
-        PROGRESS_TERMINATES,
+        Check::ProgressTerminates,
+        DOCS,
         "every download ends ready or error within the deadline",
         VIDEO,
         false,
     ),
     scenario(
-        DOWNLOAD_URL_SERVES,
+        Check::DownloadUrlServes,
+        DOCS,
         "a ready download has a url serving a body as long as its Content-Length",
         VIDEO,
         false,
     ),
     scenario(
-        DOWNLOAD_URL_RANGE,
+        Check::DownloadUrlRange,
+        HTTP,
         "a ready download's url answers `Range: bytes=0-9` with 206 and those bytes",
         VIDEO,
         false,
     ),
     scenario(
-        DELETE_THEN_LIST,
+        Check::DeleteThenList,
+        SPEC,
         "after DELETE (typed and legacy route) list no longer shows the download",
         VIDEO,
         true,
     ),
-    scenario(DELETE_REPEATABLE, "deleting a download again still answers 200 success", VIDEO, true),
+    scenario(
+        Check::DeleteRepeatable,
+        SPEC,
+        "deleting a download again still answers 200 success",
+        VIDEO,
+        true,
+    ),
 ];
 
 /// Every check with its one-line description, in report order (for `--list`).
@@ -234,9 +333,15 @@ pub fn catalogue() -> Vec<CheckInfo> {
     CATALOGUE.to_vec()
 }
 
+/// The catalogue as `--list` prints it: one line per check, name then description.
+pub fn render_list() -> String {
+    let width = CATALOGUE.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    CATALOGUE.iter().map(|c| format!("{:width$}  {}\n", c.name, c.description)).collect()
+}
+
 /// The catalogue entry named `name`.
 pub(crate) fn find(name: &str) -> Option<&'static CheckInfo> {
-    CATALOGUE.iter().find(|c| c.name == name)
+    Check::from_name(name).map(Check::info)
 }
 
 #[cfg(test)]
@@ -257,5 +362,19 @@ mod tests {
             assert!(find(c.name).is_some());
         }
         assert!(CATALOGUE.len() >= 20);
+    }
+
+    #[test]
+    fn the_catalogue_follows_the_enum() {
+        assert_eq!(CATALOGUE.len(), Check::ALL.len());
+        for (i, check) in Check::ALL.iter().enumerate() {
+            assert_eq!(CATALOGUE[i].check, *check);
+            assert_eq!(check.info().name, check.name());
+            assert_eq!(Check::from_name(check.name()), Some(*check));
+        }
+        assert_eq!(Check::from_name("no_such_check"), None);
+        let list = render_list();
+        assert_eq!(list.lines().count(), CATALOGUE.len());
+        assert!(list.starts_with("status_documented  "), "{list}");
     }
 }

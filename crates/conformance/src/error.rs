@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Setup,
     /// The validating proxy failed while serving.
     Proxy,
+    /// An argument does not parse (a report format or a `FORMAT=PATH` report file).
+    InvalidArgument,
 }
 
 /// The error of every fallible function of this crate.

@@ -39,13 +39,16 @@ pub mod catalogue;
 mod error;
 pub mod generate;
 pub mod proxy;
+mod record;
 mod report;
 mod runner;
+mod scenarios;
+mod transport;
 mod validate;
 
-pub use catalogue::{CheckInfo, CheckKind, catalogue};
+pub use catalogue::{Check, CheckInfo, CheckKind, catalogue};
 pub use error::{Error, ErrorKind};
 pub use proxy::{ProxyOptions, ProxySummary, RunningProxy, proxy};
-pub use report::{CheckResult, Counts, Outcome, Report};
+pub use report::{CheckResult, Counts, Outcome, Report, ReportFile, ReportFormat};
 pub use runner::{Reporter, RunOptions, Target, run};
 pub use validate::{Validator, Violation};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use cfstream_types::{Method as ApiMethod, Operation, Url};
+use cfstream_types::{Operation, Url};
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -187,21 +187,15 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-/// Which of the five operations `method` on `path` (relative to the API base path) is.
+/// Which of the five operations `method` on `path` (relative to the API base path) is, by the
+/// types' route table. A trailing slash is tolerated, as servers commonly do.
 pub(crate) fn classify(method: &http::Method, path: &str) -> Option<Operation> {
-    let method = match *method {
-        http::Method::GET => ApiMethod::Get,
-        http::Method::POST => ApiMethod::Post,
-        http::Method::DELETE => ApiMethod::Delete,
-        _ => return None,
-    };
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let typed = match segs.as_slice() {
-        ["accounts", _, "stream", _, "downloads"] => false,
-        ["accounts", _, "stream", _, "downloads", _] => true,
-        _ => return None,
-    };
-    Operation::find(method, typed)
+    // A HEAD answer has no body to judge (the types' table reads it as a list).
+    if method == http::Method::HEAD {
+        return None;
+    }
+    let path = path.strip_suffix('/').unwrap_or(path);
+    Operation::match_request(method.as_str(), path).map(|(op, _)| op)
 }
 
 fn envelope(status: StatusCode, code: u64, message: &str) -> Response {
@@ -305,6 +299,7 @@ mod tests {
         );
         assert_eq!(classify(&http::Method::GET, &format!("{p}/audio")), None);
         assert_eq!(classify(&http::Method::PUT, p), None);
+        assert_eq!(classify(&http::Method::HEAD, p), None);
         assert_eq!(classify(&http::Method::GET, "/accounts/023e/stream/ea95"), None);
     }
 }

@@ -2,17 +2,84 @@
 //! JSON, JUnit XML and Markdown.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde::Serialize;
 
-use crate::validate::Violation;
+use crate::error::{Error, ErrorKind};
+use crate::validate::{Violation, truncate};
 
 /// How many violations the text and Markdown renderings show per check (JSON and JUnit keep
 /// them all).
 const SHOWN: usize = 10;
+
+/// A rendering of a [`Report`]: what `--report FORMAT=PATH` and [`Report::render`] take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportFormat {
+    /// The human-readable text (`text`).
+    Text,
+    /// Pretty JSON (`json`).
+    Json,
+    /// JUnit XML (`junit`, or `xml`).
+    Junit,
+    /// A Markdown table (`md`, or `markdown`).
+    Markdown,
+}
+
+impl FromStr for ReportFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "text" | "txt" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            "junit" | "xml" => Ok(Self::Junit),
+            "md" | "markdown" => Ok(Self::Markdown),
+            other => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "unknown report format '{}' (expected text, json, junit or md)",
+                    truncate(other)
+                ),
+            )),
+        }
+    }
+}
+
+/// A report to write: `FORMAT=PATH` (for example `junit=report.xml`), as `--report` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReportFile {
+    /// The rendering.
+    pub format: ReportFormat,
+    /// Where to write it.
+    pub path: PathBuf,
+}
+
+impl FromStr for ReportFile {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self, Error> {
+        let invalid = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid report '{}': {why}", truncate(spec)),
+            )
+        };
+        let (format, path) = spec
+            .split_once('=')
+            .ok_or_else(|| invalid("expected FORMAT=PATH (junit, json or md)"))?;
+        if path.is_empty() {
+            return Err(invalid("the path is empty"));
+        }
+        Ok(Self { format: format.parse()?, path: PathBuf::from(path) })
+    }
+}
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,6 +224,16 @@ impl Report {
         self.duration = Duration::ZERO;
         for c in &mut self.checks {
             c.duration = Duration::ZERO;
+        }
+    }
+
+    /// The report rendered as `format`.
+    pub fn render(&self, format: ReportFormat) -> String {
+        match format {
+            ReportFormat::Text => self.render_text(),
+            ReportFormat::Json => self.to_json(),
+            ReportFormat::Junit => self.to_junit(),
+            ReportFormat::Markdown => self.to_markdown(),
         }
     }
 

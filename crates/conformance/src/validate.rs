@@ -7,7 +7,7 @@ use cfstream_types::{DeletedEnvelope, DownloadsEnvelope, Operation, ResponseKind
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::catalogue as c;
+use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
 
 /// How many characters of an offending value a [`Violation`] keeps.
@@ -15,11 +15,12 @@ const VALUE_MAX: usize = 120;
 
 macro_rules! schema_text {
     ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/", $name))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/", $name))
     };
 }
 
-/// The schema texts embedded at build time, by file name under `schemas/`.
+/// The schema texts embedded at build time, by file name under the crate's `schemas/` (a copy
+/// of the workspace's, kept in sync by `cargo xtask schemas`).
 pub(crate) const DOWNLOADS_RESPONSE: &str = schema_text!("downloads-response.json");
 pub(crate) const DELETED_RESPONSE: &str = schema_text!("deleted-response.json");
 pub(crate) const FAILURE_RESPONSE: &str = schema_text!("failure-response.json");
@@ -194,7 +195,7 @@ impl Validator {
         if !(status == 200 || (400..=499).contains(&status)) {
             out.push(Violation::new(
                 some_op,
-                c::STATUS_DOCUMENTED,
+                Check::StatusDocumented.name(),
                 "status",
                 "status must be 200 or 4XX (the documented responses)",
                 status.to_string(),
@@ -203,7 +204,7 @@ impl Validator {
         if !is_json_media_type(content_type) {
             out.push(Violation::new(
                 some_op,
-                c::CONTENT_TYPE_JSON,
+                Check::ContentTypeJson.name(),
                 "header:content-type",
                 "content type must be application/json",
                 content_type.unwrap_or("(none)"),
@@ -214,7 +215,7 @@ impl Validator {
             Err(e) => {
                 out.push(Violation::new(
                     some_op,
-                    c::BODY_SCHEMA,
+                    Check::BodySchema.name(),
                     "",
                     format!("body must be JSON ({e})"),
                     String::from_utf8_lossy(body),
@@ -228,7 +229,7 @@ impl Validator {
             for e in schema.iter_errors(&value) {
                 out.push(Violation::new(
                     some_op,
-                    c::BODY_SCHEMA,
+                    Check::BodySchema.name(),
                     e.instance_path().as_str(),
                     schema_rule(&e),
                     show(e.instance()),
@@ -237,7 +238,7 @@ impl Validator {
         }
         semantic(op, status, &value, &mut out);
         if let Expect::Success(kind) = expect
-            && out.iter().all(|v| v.check != c::BODY_SCHEMA)
+            && out.iter().all(|v| v.check != Check::BodySchema.name())
             && let Some(v) = decode_violation(op, kind, &value, body)
         {
             out.push(v);
@@ -261,7 +262,7 @@ impl Validator {
             if !ra.is_some_and(valid_retry_after) {
                 out.push(Violation::new(
                     Some(op),
-                    c::RETRY_AFTER_ON_429,
+                    Check::RetryAfterOn429.name(),
                     "header:retry-after",
                     "a 429 must carry retry-after as seconds or an HTTP date",
                     ra.unwrap_or("(none)"),
@@ -311,7 +312,7 @@ fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>)
         if ((200..=299).contains(&status) || failure_status) && s != wanted {
             out.push(Violation::new(
                 some_op,
-                c::SUCCESS_MATCHES_STATUS,
+                Check::SuccessMatchesStatus.name(),
                 "/success",
                 format!("success must be {wanted} with status {status}"),
                 s.to_string(),
@@ -328,7 +329,7 @@ fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>)
                 if code.is_some() && !ok {
                     out.push(Violation::new(
                         some_op,
-                        c::ERROR_CODE_RANGE,
+                        Check::ErrorCodeRange.name(),
                         format!("/{field}/{i}/code"),
                         "code must be an integer >= 1000",
                         code.map(show).unwrap_or_default(),
@@ -344,7 +345,7 @@ fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>)
         Some(Value::Array(a)) if !a.is_empty() => {}
         other => out.push(Violation::new(
             some_op,
-            c::FAILURE_HAS_ERRORS,
+            Check::FailureHasErrors.name(),
             "/errors",
             "a failure must carry at least one error",
             other.map_or_else(|| "(absent)".to_owned(), show),
@@ -354,7 +355,7 @@ fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>)
         Some(Value::Null) => {}
         other => out.push(Violation::new(
             some_op,
-            c::FAILURE_RESULT_NULL,
+            Check::FailureResultNull.name(),
             "/result",
             "result must be present and null on failure",
             other.map_or_else(|| "(absent)".to_owned(), show),
@@ -389,7 +390,7 @@ fn decode_violation(
     let at = pointer_get(value, &pointer).map_or_else(|| show(value), show);
     Some(Violation::new(
         Some(op),
-        c::CLIENT_MODEL_DECODES,
+        Check::ClientModelDecodes.name(),
         pointer,
         format!("cfstream-types must decode a body the schema accepts ({message})"),
         at,
@@ -461,11 +462,11 @@ mod tests {
         let vs = v().check_response(Operation::List, 404, Some("text/html"), fail);
         let names = checks(&vs);
         for want in [
-            c::CONTENT_TYPE_JSON,
-            c::BODY_SCHEMA,
-            c::SUCCESS_MATCHES_STATUS,
-            c::ERROR_CODE_RANGE,
-            c::FAILURE_RESULT_NULL,
+            Check::ContentTypeJson.name(),
+            Check::BodySchema.name(),
+            Check::SuccessMatchesStatus.name(),
+            Check::ErrorCodeRange.name(),
+            Check::FailureResultNull.name(),
         ] {
             assert!(names.contains(&want), "{want} missing from {vs:#?}");
         }
@@ -475,10 +476,10 @@ mod tests {
             JSON,
             br#"{"success":false,"errors":[],"messages":[],"result":null}"#,
         );
-        assert!(checks(&vs).contains(&c::STATUS_DOCUMENTED));
-        assert!(checks(&vs).contains(&c::FAILURE_HAS_ERRORS), "{vs:#?}");
+        assert!(checks(&vs).contains(&Check::StatusDocumented.name()));
+        assert!(checks(&vs).contains(&Check::FailureHasErrors.name()), "{vs:#?}");
         let vs = v().check_response(Operation::List, 200, JSON, b"<html>");
-        assert_eq!(checks(&vs), vec![c::BODY_SCHEMA]);
+        assert_eq!(checks(&vs), vec![Check::BodySchema.name()]);
         assert_eq!(vs[0].value, "<html>");
     }
 
@@ -492,7 +493,7 @@ mod tests {
         assert_eq!(vs[0].operation, Some(Operation::CreateType));
         let body = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":1,"url":"not a uri"}}}"#;
         let vs = v().check_response(Operation::List, 200, JSON, body);
-        assert_eq!(checks(&vs), vec![c::BODY_SCHEMA], "{vs:#?}");
+        assert_eq!(checks(&vs), vec![Check::BodySchema.name()], "{vs:#?}");
         assert_eq!(vs[0].pointer, "/result/default/url");
     }
 
@@ -503,7 +504,7 @@ mod tests {
         h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         assert_eq!(
             checks(&v().check_http(Operation::List, 429, &h, body)),
-            vec![c::RETRY_AFTER_ON_429]
+            vec![Check::RetryAfterOn429.name()]
         );
         h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("30"));
         assert!(v().check_http(Operation::List, 429, &h, body).is_empty());

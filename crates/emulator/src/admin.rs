@@ -15,10 +15,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::read_body;
 use crate::auth;
 use crate::error::{Error, ErrorKind};
 use crate::faults::Faults;
+use crate::input::{MAX_ADMIN_BODY, read_body};
 use crate::respond::{self, failure, failure_at};
 use crate::seed::DEFAULT_DURATION_SECS;
 use crate::shared::{Admin, Shared};
@@ -43,7 +43,7 @@ async fn require_auth(State(shared): State<Arc<Shared>>, req: Request, next: Nex
 }
 
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
-    let bytes = read_body(body, 1024 * 1024).await?;
+    let bytes = read_body(body, MAX_ADMIN_BODY).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         failure_at(
             StatusCode::BAD_REQUEST,
@@ -55,6 +55,9 @@ async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
 }
 
 fn error_response(e: &Error) -> Response {
+    if e.kind() == ErrorKind::Io {
+        return respond::not_saved(e);
+    }
     let status = match e.kind() {
         ErrorKind::UnknownAccount | ErrorKind::UnknownVideo => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
@@ -72,7 +75,7 @@ fn admin(shared: Arc<Shared>) -> Admin {
 }
 
 fn account_or_first(shared: &Shared, account: Option<AccountId>) -> Option<AccountId> {
-    account.or_else(|| shared.store().accounts.first().map(|a| a.id.clone()))
+    account.or_else(|| shared.store().accounts().first().map(|a| a.id.clone()))
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> Response {
@@ -106,16 +109,16 @@ async fn add_video(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     };
     let ready = body.ready_to_stream.unwrap_or(true);
     let duration = body.duration_secs.unwrap_or(DEFAULT_DURATION_SECS);
-    let (info, snap) = {
-        let mut store = shared.store();
-        let info = match body.id {
+    let result = shared
+        .change_async(move |store| match body.id {
             Some(id) => store.insert_video(&account, id, ready, duration),
             None => store.add_video(&account, ready, duration),
-        };
-        (info, shared.snapshot(&store))
-    };
-    shared.save(snap).await;
-    respond::success(info)
+        })
+        .await;
+    match result {
+        Ok(info) => respond::success(info),
+        Err(e) => respond::not_saved(&e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -134,16 +137,11 @@ async fn readiness(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     let Some(account) = account_or_first(&shared, body.account) else {
         return failure(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "no account");
     };
-    let (result, snap) = {
-        let mut store = shared.store();
-        let result = store.set_ready(&account, &body.video, body.ready_to_stream);
-        let snap = if result.is_ok() { shared.snapshot(&store) } else { None };
-        (result, snap)
-    };
-    shared.save(snap).await;
-    match result {
-        Ok(info) => respond::success(info),
-        Err(m) => error_response(&m.into_error(&account, &body.video)),
+    let (a, v, ready) = (account.clone(), body.video.clone(), body.ready_to_stream);
+    match shared.change_async(move |store| store.set_ready(&a, &v, ready)).await {
+        Ok(Ok(info)) => respond::success(info),
+        Ok(Err(m)) => error_response(&m.into_error(&account, &body.video)),
+        Err(e) => respond::not_saved(&e),
     }
 }
 

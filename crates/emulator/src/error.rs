@@ -12,6 +12,8 @@ pub enum ErrorKind {
     InvalidSeed,
     /// A state file is unreadable or invalid: the emulator refuses to overwrite it.
     InvalidState,
+    /// The state file is locked by another running emulator.
+    StateInUse,
     /// The listening socket could not be bound.
     Bind,
     /// The account is not known to the emulator.

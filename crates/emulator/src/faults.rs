@@ -22,15 +22,25 @@
 //! rule fires for the next `answers.len()` requests to its route, then never again (`pass`
 //! answers normally but still uses up its turn). A `probability` rule fires with its
 //! probability; each request to its route draws one number from the generator.
+//!
+//! This module also applies a drawn fault to a request ([`apply`], crate-internal).
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use cfstream_types::Operation;
+use axum::response::Response;
+use cfstream_types::{ErrorCode, Operation};
+use http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::conn::ConnControl;
 use crate::content::splitmix64;
 use crate::error::{Error, ErrorKind};
+use crate::respond;
+use crate::shared::lock;
 
 /// Where a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -317,6 +327,61 @@ impl FaultPlan {
             }
         }
         Fault::Pass
+    }
+}
+
+/// The fault for the next request to `route` (a [`FaultRoute::Api`] or [`FaultRoute::File`]).
+pub(crate) fn draw(plan: &Mutex<FaultPlan>, route: FaultRoute) -> Fault {
+    let mut plan = lock(plan);
+    if plan.is_empty() { Fault::Pass } else { plan.next(route) }
+}
+
+/// Answers a request under `fault`: a fault that replaces the answer is answered without
+/// running `answer`; a delay waits first; one that alters the answer alters it. `control` is
+/// the request's connection, which a reset drops.
+pub(crate) async fn apply(
+    fault: &Fault,
+    control: Option<Arc<ConnControl>>,
+    answer: impl Future<Output = Response>,
+) -> Response {
+    match fault {
+        Fault::RateLimited { retry_after_secs } => {
+            respond::rate_limited(*retry_after_secs, "rate limited (injected fault)")
+        }
+        Fault::Status { status } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+            respond::failure(
+                status,
+                respond::status_code_for(status),
+                format!("injected fault: {reason}"),
+            )
+        }
+        Fault::HtmlError { status } => {
+            respond::html_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY))
+        }
+        Fault::MalformedJson => respond::malformed_json(),
+        Fault::ConnectionReset => {
+            if let Some(control) = control {
+                control.reset();
+                // The connection task drops this request with its connection.
+                std::future::pending::<()>().await;
+            }
+            // Not served by our accept loop: closing early is the nearest we can do.
+            let res = respond::failure(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::from(10502),
+                "injected fault: reset",
+            );
+            respond::truncated(res).await
+        }
+        Fault::Delay { millis } => {
+            tokio::time::sleep(Duration::from_millis(*millis)).await;
+            answer.await
+        }
+        Fault::TruncatedBody => respond::truncated(answer.await).await,
+        Fault::WrongContentType => respond::wrong_content_type(answer.await),
+        Fault::Pass => answer.await,
     }
 }
 

@@ -87,13 +87,18 @@
 //! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
 //!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
 //!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected
-//!   5XX faults are emulator-only too).
+//!   5XX faults, and for a change the state file cannot take, are emulator-only too).
 //! - Each request is logged on a `request` span (`method`, `path`) with an `answered` event
 //!   (`status`, `latency_ms`) at INFO; credentials are never logged.
-//! - State file ([`EmulatorBuilder::state_file`]): loaded at start if it exists (the seed is
-//!   then only what [`Admin::reset`] returns to), rewritten atomically after every change and
-//!   at shutdown. In-progress downloads resume where they were; progress pauses while the
-//!   emulator is down.
+//! - State file ([`EmulatorBuilder::state_file`]): locked for the emulator's life (a second
+//!   emulator on the same file refuses to start: [`ErrorKind::StateInUse`]); loaded at start if
+//!   it exists (the seed is then only what [`Admin::reset`] returns to; a file with an account,
+//!   or a video in an account, twice is refused; temporary files of an interrupted save are
+//!   removed); rewritten atomically after every change, before the change is answered, and at
+//!   shutdown. A change that cannot be saved (disk full, permissions) is undone and answered
+//!   503 code 10503: the one 5XX that is not an injected fault. In-progress downloads resume
+//!   where they were plus the time the emulator was down (the file records when it was
+//!   written), so progress never goes down across a restart, even after a `kill -9`.
 //!
 //! # Crate features
 //!
@@ -104,13 +109,17 @@ mod admin;
 mod api;
 mod auth;
 mod config;
+mod conn;
 mod content;
 mod error;
 pub mod faults;
 mod files;
+mod input;
+mod model;
 mod persist;
 mod ratelimit;
 mod respond;
+mod router;
 pub mod seed;
 mod server;
 mod shared;
@@ -281,20 +290,14 @@ impl EmulatorBuilder {
         let addr = SocketAddr::new(host, local.port());
         let origin = format!("http://{addr}");
         let total = self.progress.duration();
-        let persist = self.state_file.map(|p| Arc::new(Persister::new(p)));
+        let persist = self.state_file.map(Persister::open).transpose()?.map(Arc::new);
         let store = match persist.as_ref().map(|p| p.load()).transpose()?.flatten() {
-            Some(file) => {
-                Store::from_file(file, total, origin.clone(), tokio::time::Instant::now()).map_err(
-                    |e| {
-                        let path = persist
-                            .as_ref()
-                            .map(|p| p.path().display().to_string())
-                            .unwrap_or_default();
-                        Error::new(e.kind(), format!("invalid state file '{path}': {e}"))
-                    },
-                )?
-            }
-            None => Store::from_seed(&self.seed, total, origin.clone()),
+            Some(file) => Store::from_file(file, total, origin.clone()).map_err(|e| {
+                let path =
+                    persist.as_ref().map(|p| p.path().display().to_string()).unwrap_or_default();
+                Error::new(e.kind(), format!("invalid state file '{path}': {e}"))
+            })?,
+            None => Store::new(self.seed.raw_accounts().to_vec(), total, origin.clone()),
         };
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
@@ -306,6 +309,7 @@ impl EmulatorBuilder {
             file_size: self.file_size,
             progress: self.progress,
             persist,
+            writer: Mutex::new(()),
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
         });
@@ -322,7 +326,7 @@ impl EmulatorBuilder {
             }
         }
         let (shutdown, rx) = watch::channel(false);
-        let app = server::app(shared.clone());
+        let app = router::app(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, shared.clone(), rx));
         tracing::info!(%origin, "cfstream emulator listening");
         Ok(RunningEmulator { addr, origin, shared, shutdown, task: Some(task) })
@@ -357,7 +361,7 @@ impl RunningEmulator {
     /// The first account (the demo account with the default seed).
     pub fn account(&self) -> AccountId {
         let store = self.shared.store();
-        match store.accounts.first() {
+        match store.accounts().first() {
             Some(a) => a.id.clone(),
             // A store always has an account (seeds and state files are checked); the demo
             // account is the least surprising answer if that ever changed.

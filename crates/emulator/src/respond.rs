@@ -56,6 +56,17 @@ fn failure_with(status: StatusCode, error: ApiMessage) -> Response {
     json(status, &Envelope::<()>::failure(vec![error]))
 }
 
+/// 503 for a change that could not be saved to the state file (and was undone): the one 5XX
+/// that is not an injected fault. The cause goes to the log, not to the client.
+pub(crate) fn not_saved(e: &crate::error::Error) -> Response {
+    tracing::error!(error = %e, "state not saved: the change is undone, answered 503");
+    failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::from(10503),
+        "the change could not be saved to the emulator's state file, so it was not made; retry later",
+    )
+}
+
 /// 7003 "No route for the URI".
 pub(crate) fn no_route() -> Response {
     failure(StatusCode::NOT_FOUND, ErrorCode::NoRoute, "No route for the URI")

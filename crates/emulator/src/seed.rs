@@ -23,13 +23,14 @@
 //! only once per account; the first account is the one [`crate::RunningEmulator::account`]
 //! returns.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use cfstream_types::{AccountId, VideoId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
+use crate::model::{Account, Video};
+pub use crate::model::{DEFAULT_DURATION_SECS, VideoInfo};
 
 /// The demo account of [`Seed::demo`].
 pub const DEMO_ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
@@ -42,58 +43,13 @@ pub const DEMO_VIDEOS: [(&str, bool, f64, &str); 4] = [
     ("0c1d2e3f405162738495a6b7c8d9eafb", false, 60.0, "not ready to stream yet"),
 ];
 
-/// The duration a video gets when none is given, in seconds.
-pub const DEFAULT_DURATION_SECS: f64 = 30.0;
-
-/// A video as the emulator knows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VideoInfo {
-    /// The account that holds the video.
-    pub account: AccountId,
-    /// The video's id.
-    pub id: VideoId,
-    /// Whether the video is ready to stream (only then can downloads be created).
-    pub ready_to_stream: bool,
-    /// The video's duration, in seconds.
-    pub duration_secs: f64,
-}
-
-/// One video of a seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SeedVideo {
-    pub(crate) id: VideoId,
-    #[serde(default = "yes")]
-    pub(crate) ready_to_stream: bool,
-    #[serde(default = "default_duration")]
-    pub(crate) duration_secs: f64,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn default_duration() -> f64 {
-    DEFAULT_DURATION_SECS
-}
-
-/// One account of a seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SeedAccount {
-    pub(crate) id: AccountId,
-    #[serde(default)]
-    pub(crate) videos: Vec<SeedVideo>,
-}
-
 /// The data the emulator starts with (and returns to on reset): accounts holding videos.
 ///
 /// See the [module docs](crate::seed) for the file format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
-    accounts: Vec<SeedAccount>,
+    accounts: Vec<Account>,
 }
 
 impl Default for Seed {
@@ -109,11 +65,7 @@ impl Seed {
         let mut seed = Seed::empty_account(demo_account());
         for (id, ready, duration, _) in DEMO_VIDEOS {
             let id = VideoId::new(id).expect("DEMO_VIDEOS ids are 32 hex digits");
-            seed.accounts[0].videos.push(SeedVideo {
-                id,
-                ready_to_stream: ready,
-                duration_secs: duration,
-            });
+            seed.accounts[0].videos.push(Video::new(id, ready, duration));
         }
         seed
     }
@@ -121,7 +73,7 @@ impl Seed {
     /// A seed with one account and no videos (add them with [`Seed::with_video`] or through
     /// [`crate::Admin::add_video`]).
     pub fn empty_account(account: AccountId) -> Seed {
-        Seed { accounts: vec![SeedAccount { id: account, videos: Vec::new() }] }
+        Seed { accounts: vec![Account::new(account)] }
     }
 
     /// The same seed with one more video in `account` (the account is added if missing).
@@ -136,21 +88,16 @@ impl Seed {
         ready_to_stream: bool,
         duration_secs: f64,
     ) -> Seed {
-        let duration_secs = if duration_secs.is_finite() && duration_secs >= 0.0 {
-            duration_secs
-        } else {
-            DEFAULT_DURATION_SECS
-        };
         let index = match self.accounts.iter().position(|a| &a.id == account) {
             Some(i) => i,
             None => {
-                self.accounts.push(SeedAccount { id: account.clone(), videos: Vec::new() });
+                self.accounts.push(Account::new(account.clone()));
                 self.accounts.len() - 1
             }
         };
         let videos = &mut self.accounts[index].videos;
         videos.retain(|v| v.id != id);
-        videos.push(SeedVideo { id, ready_to_stream, duration_secs });
+        videos.push(Video::new(id, ready_to_stream, duration_secs));
         self
     }
 
@@ -191,20 +138,10 @@ impl Seed {
 
     /// Every video, account by account.
     pub fn videos(&self) -> Vec<VideoInfo> {
-        self.accounts
-            .iter()
-            .flat_map(|a| {
-                a.videos.iter().map(|v| VideoInfo {
-                    account: a.id.clone(),
-                    id: v.id.clone(),
-                    ready_to_stream: v.ready_to_stream,
-                    duration_secs: v.duration_secs,
-                })
-            })
-            .collect()
+        crate::model::videos(&self.accounts)
     }
 
-    pub(crate) fn raw_accounts(&self) -> &[SeedAccount] {
+    pub(crate) fn raw_accounts(&self) -> &[Account] {
         &self.accounts
     }
 
@@ -212,20 +149,14 @@ impl Seed {
         if self.accounts.is_empty() {
             return Err(Error::new(ErrorKind::InvalidSeed, "seed has no account"));
         }
-        let mut accounts = HashSet::new();
+        crate::model::check_unique(&self.accounts, "the seed")
+            .map_err(|e| Error::new(ErrorKind::InvalidSeed, e))?;
         for account in &self.accounts {
-            if !accounts.insert(&account.id) {
-                return Err(Error::new(
-                    ErrorKind::InvalidSeed,
-                    format!("account '{}' appears twice in the seed", account.id),
-                ));
-            }
-            let mut videos = HashSet::new();
             for video in &account.videos {
-                if !videos.insert(&video.id) {
+                if !video.downloads.is_empty() {
                     return Err(Error::new(
                         ErrorKind::InvalidSeed,
-                        format!("video '{}' appears twice in account '{}'", video.id, account.id),
+                        format!("video '{}' has downloads: a seed holds none", video.id),
                     ));
                 }
                 if !(video.duration_secs.is_finite() && video.duration_secs >= 0.0) {

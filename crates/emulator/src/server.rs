@@ -1,116 +1,32 @@
 //! The HTTP server: the accept loop on hyper (graceful shutdown, per-connection control for the
-//! `connection_reset` fault), the middleware that bounds inputs and logs each request on a
-//! tracing span, and the connection wrapper that turns hyper's own bare answers to unparsable
-//! requests into the failure envelope.
+//! `connection_reset` fault), and the connection wrapper that turns hyper's own bare answers to
+//! unparsable requests into the failure envelope. Requests go to the router (`router.rs`).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::Request;
 use cfstream_types::{ApiMessage, Envelope, ErrorCode};
-use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-use tracing::Instrument;
 
-use crate::admin;
-use crate::api;
-use crate::respond::failure;
+use crate::conn::ConnControl;
+use crate::input::{MAX_HEADERS, MAX_URI};
+use crate::router::SERVER;
 use crate::shared::Shared;
 
-/// The `server` header on every answer of ours; its absence marks hyper's own answers.
-const SERVER: &str = "cfstream-emulator";
-/// The longest path and query served (longer: 414).
-pub(crate) const MAX_URI: usize = 8 * 1024;
-/// The most header bytes served (more: 431).
-pub(crate) const MAX_HEADERS: usize = 32 * 1024;
 /// hyper's read buffer limit: big enough that a 1 MB path is parsed (and answered 414 by
 /// hyper, which we rewrite) rather than cut.
 const MAX_BUF: usize = 4 * 1024 * 1024;
-
-/// Per-connection control, reachable from a request's extensions.
-#[derive(Debug, Default)]
-pub(crate) struct ConnControl {
-    reset: AtomicBool,
-    notify: Notify,
-}
-
-impl ConnControl {
-    /// Asks the connection task to drop the connection with a TCP reset, without answering.
-    pub(crate) fn reset(&self) {
-        self.reset.store(true, Ordering::SeqCst);
-        self.notify.notify_one();
-    }
-
-    /// Asks the connection task to drop the connection (its answer is already sent).
-    fn close(&self) {
-        self.notify.notify_one();
-    }
-}
-
-/// The whole application: admin routes, then everything else through the API dispatcher,
-/// under the observing middleware.
-pub(crate) fn app(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .merge(admin::routes(shared.clone()))
-        .fallback(api::dispatch)
-        .method_not_allowed_fallback(admin_method_not_allowed)
-        .layer(middleware::from_fn_with_state(shared.clone(), observe))
-        .with_state(shared)
-}
-
-async fn admin_method_not_allowed(req: Request) -> Response {
-    // axum adds the `Allow` header of the matched admin route.
-    crate::respond::method_not_allowed(req.method(), &[])
-}
-
-/// Bounds the request line and headers, logs the request on a span and records it.
-async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
-    let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let path: String = full.chars().take(256).collect();
-    let span = tracing::info_span!("request", method = %method, path = %path);
-    let uri_len = full.len();
-    let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
-    let mut res = if uri_len > MAX_URI {
-        failure(
-            StatusCode::URI_TOO_LONG,
-            ErrorCode::InvalidRequest,
-            format!("request path too long: {uri_len} bytes, at most {MAX_URI}"),
-        )
-    } else if header_len > MAX_HEADERS {
-        failure(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorCode::InvalidRequest,
-            format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
-        )
-    } else {
-        next.run(req).instrument(span.clone()).await
-    };
-    if uri_len > MAX_URI || header_len > MAX_HEADERS {
-        // Whoever sends that much is better off on a fresh connection.
-        res.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    res.headers_mut().insert(http::header::SERVER, HeaderValue::from_static(SERVER));
-    let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
-    shared.record(method.as_str(), &path, status);
-    res
-}
 
 /// Serves `listener` until `shutdown` turns true, then lets open connections finish.
 pub(crate) async fn serve(
@@ -169,10 +85,10 @@ async fn connection(
                 }
                 return;
             }
-            () = control.notify.notified() => {
+            () = control.asked() => {
                 // Dropping the connection drops the socket; GuardedIo sets SO_LINGER 0 first
                 // for a reset.
-                if control.reset.load(Ordering::SeqCst) {
+                if control.reset_asked() {
                     tracing::info!("injected fault: connection reset");
                 }
                 return;
@@ -226,7 +142,7 @@ impl GuardedIo {
 
 impl Drop for GuardedIo {
     fn drop(&mut self) {
-        if self.control.reset.load(Ordering::SeqCst) {
+        if self.control.reset_asked() {
             let _ = self.stream.set_zero_linger();
         }
     }

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) file_size: u64,
     pub(crate) progress: Progress,
     pub(crate) persist: Option<Arc<Persister>>,
+    /// Held while a change is made and saved, so saves happen one at a time, in order.
+    pub(crate) writer: Mutex<()>,
     pub(crate) requests: AtomicU64,
     pub(crate) log: Mutex<VecDeque<RequestRecord>>,
 }
@@ -63,7 +65,7 @@ impl Shared {
     /// a change, so versions and contents agree.
     pub(crate) fn snapshot(&self, store: &Store) -> Option<Snapshot> {
         self.persist.as_ref()?;
-        match serde_json::to_vec_pretty(&store.to_file(Instant::now())) {
+        match serde_json::to_vec_pretty(&store.to_file()) {
             Ok(bytes) => Some((store.version, bytes)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialize the state");
@@ -72,15 +74,65 @@ impl Shared {
         }
     }
 
-    /// Writes a snapshot on the blocking pool and waits for it, so an answered change is on
-    /// disk. A failure is logged, not answered: the change did happen in memory.
-    pub(crate) async fn save(&self, snapshot: Option<Snapshot>) {
-        let (Some((version, bytes)), Some(p)) = (snapshot, self.persist.clone()) else { return };
-        match tokio::task::spawn_blocking(move || p.write(version, &bytes)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "state not saved"),
-            Err(e) => tracing::error!(error = %e, "state writer failed"),
+    /// Applies `f` to the store and, with a state file, saves the result before returning, so
+    /// that an acknowledged change is on disk. If the save fails, the change is undone and the
+    /// error returned. Changes are saved one at a time, in order. Blocking: async code calls
+    /// [`Shared::change_async`].
+    pub(crate) fn change<T>(&self, f: impl FnOnce(&mut Store) -> T) -> Result<T, Error> {
+        match self.commit(true, f) {
+            (result, None) => Ok(result),
+            (_, Some(e)) => Err(e),
         }
+    }
+
+    /// [`Shared::change`] for the in-process calls that cannot report a failed save: the
+    /// change is kept in memory and the failure logged.
+    pub(crate) fn change_keeping<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let (result, error) = self.commit(false, f);
+        if let Some(e) = error {
+            tracing::error!(error = %e, "state not saved: the change is kept in memory only");
+        }
+        result
+    }
+
+    fn commit<T>(&self, undo: bool, f: impl FnOnce(&mut Store) -> T) -> (T, Option<Error>) {
+        let Some(p) = self.persist.as_ref() else { return (f(&mut self.store()), None) };
+        let _writer = lock(&self.writer);
+        let (before, result, snap) = {
+            let mut store = self.store();
+            let before = store.clone();
+            let result = f(&mut store);
+            if store.version == before.version {
+                return (result, None);
+            }
+            let snap = self.snapshot(&store);
+            (before, result, snap)
+        };
+        let Some((version, bytes)) = snap else { return (result, None) };
+        let Err(e) = p.write(version, &bytes) else { return (result, None) };
+        if undo {
+            let mut store = self.store();
+            let version = store.version;
+            *store = before;
+            // Versions only go up, so a later snapshot is never skipped as stale.
+            store.version = version + 1;
+        }
+        (result, Some(e))
+    }
+
+    /// [`Shared::change`] (undoing on error) from async code: on the blocking pool when there
+    /// is a state file to write, inline otherwise.
+    pub(crate) async fn change_async<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        if self.persist.is_none() {
+            return Ok(f(&mut self.store()));
+        }
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.change(f)).await.map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("state writer failed: {e}"), e)
+        })?
     }
 
     /// Writes a snapshot on this thread.
@@ -123,33 +175,27 @@ impl Admin {
         ready_to_stream: bool,
         duration_secs: f64,
     ) -> VideoInfo {
-        let (info, snap) = {
-            let mut store = self.shared.store();
-            let info = store.add_video(account, ready_to_stream, duration_secs);
-            (info, self.shared.snapshot(&store))
-        };
-        self.shared.save_blocking(snap);
-        info
+        self.shared.change_keeping(|store| store.add_video(account, ready_to_stream, duration_secs))
     }
 
-    /// Marks a video ready to stream (downloads can be created) or not.
+    /// Marks a video ready to stream (downloads can be created) or not. With a state file
+    /// that cannot be saved: an [`ErrorKind::Io`] error, and the change is undone.
     pub fn set_ready_to_stream(
         &self,
         account: &AccountId,
         video: &VideoId,
         ready: bool,
     ) -> Result<(), Error> {
-        let snap = {
-            let mut store = self.shared.store();
-            store.set_ready(account, video, ready).map_err(|m| m.into_error(account, video))?;
-            self.shared.snapshot(&store)
-        };
-        self.shared.save_blocking(snap);
+        self.shared
+            .change(|store| store.set_ready(account, video, ready))?
+            .map_err(|m| m.into_error(account, video))?;
         Ok(())
     }
 
     /// Forces the status of a video's download of type `t` (creating the download if needed):
     /// `error` keeps its progress, `ready` makes it 100 %, `inprogress` restarts it from 0.
+    /// With a state file that cannot be saved: an [`ErrorKind::Io`] error, and the change is
+    /// undone.
     pub fn set_download_status(
         &self,
         account: &AccountId,
@@ -169,15 +215,10 @@ impl Admin {
                 format!("invalid download status '{status}': must be inprogress, ready or error"),
             ));
         }
-        let snap = {
-            let mut store = self.shared.store();
-            store
-                .set_download_status(account, video, t, status, Instant::now())
-                .map_err(|m| m.into_error(account, video))?;
-            self.shared.snapshot(&store)
-        };
-        self.shared.save_blocking(snap);
-        Ok(())
+        let now = Instant::now();
+        self.shared
+            .change(|store| store.set_download_status(account, video, t, status, now))?
+            .map_err(|m| m.into_error(account, video))
     }
 
     /// Replaces the faults (and restarts their scripts and generator).
@@ -193,12 +234,7 @@ impl Admin {
     /// Back to the start: the seed's videos without downloads, the builder's faults, fresh
     /// rate-limit windows and an empty request log.
     pub fn reset(&self) {
-        let snap = {
-            let mut store = self.shared.store();
-            store.reset(&self.shared.seed);
-            self.shared.snapshot(&store)
-        };
-        self.shared.save_blocking(snap);
+        self.shared.change_keeping(|store| store.reset(self.shared.seed.raw_accounts()));
         self.set_faults(self.shared.initial_faults.clone());
         self.shared.limiter.reset();
         lock(&self.shared.log).clear();

@@ -1,7 +1,9 @@
-//! The emulator's state: accounts, their videos and each video's downloads, with progress
-//! computed from `tokio::time::Instant`; and its JSON form for the state file.
+//! The live store: accounts, their videos and each video's downloads (the shapes of
+//! [`crate::model`]), with progress computed from `tokio::time::Instant`; and the state file
+//! form of it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use cfstream_types::{
@@ -12,94 +14,10 @@ use tokio::time::Instant;
 
 use crate::content::splitmix64;
 use crate::error::{Error, ErrorKind};
-use crate::seed::{Seed, VideoInfo};
+use crate::model::{Account, DownloadState, Video, VideoInfo};
 
 /// The version of the state file format.
 const STATE_VERSION: u32 = 1;
-
-/// Where one download stands.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum DownloadState {
-    /// Generating: `offset` of progress was made before `started` (after a restart).
-    Running { started: Instant, offset: Duration },
-    /// Set by the admin: a fixed status and percentage.
-    Fixed { status: DownloadStatus, percent: PercentComplete },
-}
-
-impl DownloadState {
-    /// The status and progress at `now`, for a download that takes `total` to generate.
-    pub(crate) fn view(&self, now: Instant, total: Duration) -> (DownloadStatus, PercentComplete) {
-        match self {
-            DownloadState::Running { started, offset } => {
-                let elapsed = offset.saturating_add(now.saturating_duration_since(*started));
-                running_view(elapsed, total)
-            }
-            DownloadState::Fixed { status, percent } => (status.clone(), *percent),
-        }
-    }
-
-    fn elapsed(&self, now: Instant) -> Duration {
-        match self {
-            DownloadState::Running { started, offset } => {
-                offset.saturating_add(now.saturating_duration_since(*started))
-            }
-            DownloadState::Fixed { .. } => Duration::ZERO,
-        }
-    }
-}
-
-/// Progress after `elapsed` of `total`: `inprogress` with the percentage floored to a tenth
-/// (so successive views never go down), then `ready` at 100.
-pub(crate) fn running_view(
-    elapsed: Duration,
-    total: Duration,
-) -> (DownloadStatus, PercentComplete) {
-    if elapsed >= total {
-        return (DownloadStatus::Ready, PercentComplete::FULL);
-    }
-    // elapsed < total, so tenths < 1000 and the conversions are exact.
-    let tenths = elapsed.as_nanos().saturating_mul(1000) / total.as_nanos().max(1);
-    let percent = PercentComplete::new(tenths as f64 / 10.0).unwrap_or(PercentComplete::ZERO);
-    (DownloadStatus::InProgress, percent)
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Video {
-    pub(crate) id: VideoId,
-    pub(crate) ready_to_stream: bool,
-    pub(crate) duration_secs: f64,
-    pub(crate) downloads: BTreeMap<DownloadType, DownloadState>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Account {
-    pub(crate) id: AccountId,
-    pub(crate) videos: Vec<Video>,
-    index: HashMap<VideoId, usize>,
-}
-
-impl Account {
-    fn new(id: AccountId) -> Self {
-        Self { id, videos: Vec::new(), index: HashMap::new() }
-    }
-
-    fn push(&mut self, video: Video) {
-        if let Some(&i) = self.index.get(&video.id) {
-            self.videos[i] = video;
-        } else {
-            self.index.insert(video.id.clone(), self.videos.len());
-            self.videos.push(video);
-        }
-    }
-
-    pub(crate) fn video(&self, id: &VideoId) -> Option<&Video> {
-        self.index.get(id).map(|&i| &self.videos[i])
-    }
-
-    pub(crate) fn video_mut(&mut self, id: &VideoId) -> Option<&mut Video> {
-        self.index.get(id).map(|&i| &mut self.videos[i])
-    }
-}
 
 /// Why a lookup failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,10 +40,25 @@ impl Missing {
     }
 }
 
+/// Where each account sits in `accounts`, and each of its videos in the account's `videos`.
+type Index = HashMap<AccountId, (usize, HashMap<VideoId, usize>)>;
+
+fn index_of(accounts: &[Account]) -> Index {
+    accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let videos = a.videos.iter().enumerate().map(|(j, v)| (v.id.clone(), j)).collect();
+            (a.id.clone(), (i, videos))
+        })
+        .collect()
+}
+
 /// Every account, video and download, plus what turns them into API bodies.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
-    pub(crate) accounts: Vec<Account>,
+    accounts: Vec<Account>,
+    index: Index,
     /// Counter behind generated video ids.
     next_video: u64,
     /// Bumped on every change; the state file writer skips stale snapshots.
@@ -137,49 +70,44 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub(crate) fn from_seed(seed: &Seed, total: Duration, origin: String) -> Self {
-        let mut store = Store { accounts: Vec::new(), next_video: 0, version: 0, total, origin };
-        store.load_seed(seed);
-        store
+    /// A store holding `accounts` (a seed's, or a state file's).
+    pub(crate) fn new(accounts: Vec<Account>, total: Duration, origin: String) -> Self {
+        let index = index_of(&accounts);
+        Store { accounts, index, next_video: 0, version: 0, total, origin }
     }
 
-    fn load_seed(&mut self, seed: &Seed) {
-        self.accounts.clear();
-        for a in seed.raw_accounts() {
-            let mut account = Account::new(a.id.clone());
-            for v in &a.videos {
-                account.push(Video {
-                    id: v.id.clone(),
-                    ready_to_stream: v.ready_to_stream,
-                    duration_secs: v.duration_secs,
-                    downloads: BTreeMap::new(),
-                });
-            }
-            self.accounts.push(account);
-        }
-    }
-
-    /// Back to the seed: seeded videos only, no downloads.
-    pub(crate) fn reset(&mut self, seed: &Seed) {
-        self.load_seed(seed);
+    /// Back to `accounts` (the seed's): no downloads, fresh generated ids.
+    pub(crate) fn reset(&mut self, accounts: &[Account]) {
+        self.accounts = accounts.to_vec();
+        self.index = index_of(&self.accounts);
         self.next_video = 0;
         self.version += 1;
     }
 
-    pub(crate) fn account(&self, id: &AccountId) -> Option<&Account> {
-        self.accounts.iter().find(|a| &a.id == id)
+    /// The accounts, in order.
+    pub(crate) fn accounts(&self) -> &[Account] {
+        &self.accounts
     }
 
-    fn account_mut(&mut self, id: &AccountId) -> Option<&mut Account> {
-        self.accounts.iter_mut().find(|a| &a.id == id)
+    /// Whether the store holds this account.
+    pub(crate) fn has_account(&self, id: &AccountId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    fn position(&self, account: &AccountId, video: &VideoId) -> Result<(usize, usize), Missing> {
+        let (a, videos) = self.index.get(account).ok_or(Missing::Account)?;
+        let v = videos.get(video).ok_or(Missing::Video)?;
+        Ok((*a, *v))
     }
 
     pub(crate) fn video(&self, account: &AccountId, video: &VideoId) -> Result<&Video, Missing> {
-        self.account(account).ok_or(Missing::Account)?.video(video).ok_or(Missing::Video)
+        let (a, v) = self.position(account, video)?;
+        Ok(&self.accounts[a].videos[v])
     }
 
     fn video_mut(&mut self, account: &AccountId, video: &VideoId) -> Result<&mut Video, Missing> {
-        self.account_mut(account).ok_or(Missing::Account)?.video_mut(video).ok_or(Missing::Video)
+        let (a, v) = self.position(account, video)?;
+        Ok(&mut self.accounts[a].videos[v])
     }
 
     /// The URL a download is served at.
@@ -225,8 +153,7 @@ impl Store {
         }
         let mut changed = false;
         if !v.downloads.contains_key(t) {
-            v.downloads
-                .insert(t.clone(), DownloadState::Running { started: now, offset: Duration::ZERO });
+            v.downloads.insert(t.clone(), DownloadState::start(now));
             changed = true;
         }
         if changed {
@@ -259,8 +186,8 @@ impl Store {
     ) -> Option<DownloadStatus> {
         self.accounts
             .iter()
-            .filter_map(|a| a.video(video))
-            .find_map(|v| v.downloads.get(t))
+            .filter_map(|a| self.position(&a.id, video).ok())
+            .find_map(|(a, v)| self.accounts[a].videos[v].downloads.get(t))
             .map(|d| d.view(now, self.total).0)
     }
 
@@ -280,7 +207,7 @@ impl Store {
                 splitmix64(n.wrapping_mul(2) + 1)
             );
             let Ok(id) = VideoId::new(hex) else { continue };
-            if self.accounts.iter().all(|a| a.video(&id).is_none()) {
+            if self.index.values().all(|(_, videos)| !videos.contains_key(&id)) {
                 break id;
             }
         };
@@ -295,24 +222,24 @@ impl Store {
         ready_to_stream: bool,
         duration_secs: f64,
     ) -> VideoInfo {
-        if self.account(account).is_none() {
+        let video = Video::new(id, ready_to_stream, duration_secs);
+        let info = video.info(account);
+        if !self.index.contains_key(account) {
+            self.index.insert(account.clone(), (self.accounts.len(), HashMap::new()));
             self.accounts.push(Account::new(account.clone()));
         }
-        let duration_secs = if duration_secs.is_finite() && duration_secs >= 0.0 {
-            duration_secs
-        } else {
-            crate::seed::DEFAULT_DURATION_SECS
-        };
-        if let Some(a) = self.account_mut(account) {
-            a.push(Video {
-                id: id.clone(),
-                ready_to_stream,
-                duration_secs,
-                downloads: BTreeMap::new(),
-            });
+        // Inserted just above if it was missing.
+        let Some((a, videos)) = self.index.get_mut(account) else { return info };
+        let list = &mut self.accounts[*a].videos;
+        match videos.get(&video.id) {
+            Some(&v) => list[v] = video,
+            None => {
+                videos.insert(video.id.clone(), list.len());
+                list.push(video);
+            }
         }
         self.version += 1;
-        VideoInfo { account: account.clone(), id, ready_to_stream, duration_secs }
+        info
     }
 
     pub(crate) fn set_ready(
@@ -323,12 +250,7 @@ impl Store {
     ) -> Result<VideoInfo, Missing> {
         let v = self.video_mut(account, video)?;
         v.ready_to_stream = ready;
-        let info = VideoInfo {
-            account: account.clone(),
-            id: v.id.clone(),
-            ready_to_stream: ready,
-            duration_secs: v.duration_secs,
-        };
+        let info = v.info(account);
         self.version += 1;
         Ok(info)
     }
@@ -348,9 +270,7 @@ impl Store {
         let current =
             v.downloads.get(&t).map(|d| d.view(now, total).1).unwrap_or(PercentComplete::ZERO);
         let state = match status {
-            DownloadStatus::InProgress => {
-                DownloadState::Running { started: now, offset: Duration::ZERO }
-            }
+            DownloadStatus::InProgress => DownloadState::start(now),
             DownloadStatus::Ready => DownloadState::Fixed {
                 status: DownloadStatus::Ready,
                 percent: PercentComplete::FULL,
@@ -362,18 +282,9 @@ impl Store {
         Ok(())
     }
 
+    /// Every video, account by account.
     pub(crate) fn videos(&self) -> Vec<VideoInfo> {
-        self.accounts
-            .iter()
-            .flat_map(|a| {
-                a.videos.iter().map(|v| VideoInfo {
-                    account: a.id.clone(),
-                    id: v.id.clone(),
-                    ready_to_stream: v.ready_to_stream,
-                    duration_secs: v.duration_secs,
-                })
-            })
-            .collect()
+        crate::model::videos(&self.accounts)
     }
 
     /// The state as the admin route shows it: every video with its current downloads.
@@ -400,55 +311,20 @@ impl Store {
         serde_json::json!({ "accounts": accounts })
     }
 
-    /// The state file form.
-    pub(crate) fn to_file(&self, now: Instant) -> StateFile {
+    /// The state file form (running downloads measured now).
+    pub(crate) fn to_file(&self) -> StateFile<'_> {
         StateFile {
             version: STATE_VERSION,
             next_video: self.next_video,
-            accounts: self
-                .accounts
-                .iter()
-                .map(|a| FileAccount {
-                    id: a.id.clone(),
-                    videos: a
-                        .videos
-                        .iter()
-                        .map(|v| FileVideo {
-                            id: v.id.clone(),
-                            ready_to_stream: v.ready_to_stream,
-                            duration_secs: v.duration_secs,
-                            downloads: v
-                                .downloads
-                                .iter()
-                                .map(|(t, d)| {
-                                    let saved = match d {
-                                        DownloadState::Running { .. } => FileDownload::Running {
-                                            elapsed_ms: u64::try_from(d.elapsed(now).as_millis())
-                                                .unwrap_or(u64::MAX),
-                                        },
-                                        DownloadState::Fixed { status, percent } => {
-                                            FileDownload::Fixed {
-                                                status: status.clone(),
-                                                percent: percent.get(),
-                                            }
-                                        }
-                                    };
-                                    (t.as_str().to_owned(), saved)
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                })
-                .collect(),
+            accounts: Cow::Borrowed(&self.accounts),
         }
     }
 
     /// Rebuilds a store from its state file form; in-progress downloads resume where they were.
     pub(crate) fn from_file(
-        file: StateFile,
+        file: StateFile<'_>,
         total: Duration,
         origin: String,
-        now: Instant,
     ) -> Result<Self, Error> {
         let invalid = |msg: String| Error::new(ErrorKind::InvalidState, msg);
         if file.version != STATE_VERSION {
@@ -457,47 +333,18 @@ impl Store {
                 file.version
             )));
         }
-        let mut store =
-            Store { accounts: Vec::new(), next_video: file.next_video, version: 0, total, origin };
-        for a in file.accounts {
-            let mut account = Account::new(a.id);
-            for v in a.videos {
-                let mut downloads = BTreeMap::new();
-                for (name, d) in v.downloads {
-                    let t = match name.as_str() {
-                        "default" => DownloadType::Default,
-                        "audio" => DownloadType::Audio,
-                        other => {
-                            return Err(invalid(format!(
-                                "invalid download type '{other}' in the state file"
-                            )));
-                        }
-                    };
-                    let state = match d {
-                        FileDownload::Running { elapsed_ms } => DownloadState::Running {
-                            started: now,
-                            offset: Duration::from_millis(elapsed_ms),
-                        },
-                        FileDownload::Fixed { status, percent } => DownloadState::Fixed {
-                            status,
-                            percent: PercentComplete::new(percent)
-                                .map_err(|e| invalid(e.to_string()))?,
-                        },
-                    };
-                    downloads.insert(t, state);
-                }
-                account.push(Video {
-                    id: v.id,
-                    ready_to_stream: v.ready_to_stream,
-                    duration_secs: v.duration_secs,
-                    downloads,
-                });
+        let accounts = file.accounts.into_owned();
+        crate::model::check_unique(&accounts, "the state file").map_err(invalid)?;
+        for v in accounts.iter().flat_map(|a| &a.videos) {
+            if let Some(t) = v.downloads.keys().find(|t| t.file_name().is_none()) {
+                return Err(invalid(format!("invalid download type '{t}' in the state file")));
             }
-            store.accounts.push(account);
         }
-        if store.accounts.is_empty() {
+        if accounts.is_empty() {
             return Err(invalid("the state file has no account".to_owned()));
         }
+        let mut store = Store::new(accounts, total, origin);
+        store.next_video = file.next_video;
         Ok(store)
     }
 }
@@ -505,77 +352,39 @@ impl Store {
 /// The state file: what survives a restart.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StateFile {
+pub(crate) struct StateFile<'a> {
     version: u32,
     next_video: u64,
-    accounts: Vec<FileAccount>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileAccount {
-    id: AccountId,
-    videos: Vec<FileVideo>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileVideo {
-    id: VideoId,
-    ready_to_stream: bool,
-    duration_secs: f64,
-    #[serde(default)]
-    downloads: BTreeMap<String, FileDownload>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
-enum FileDownload {
-    Running { elapsed_ms: u64 },
-    Fixed { status: DownloadStatus, percent: f64 },
+    accounts: Cow<'a, [Account]>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn progress_is_monotone_and_ends_ready() {
-        let total = Duration::from_secs(3);
-        let mut last = -1.0;
-        for ms in (0..=3100).step_by(7) {
-            let (status, p) = running_view(Duration::from_millis(ms), total);
-            assert!(p.get() >= last, "{ms}");
-            last = p.get();
-            assert_eq!(status == DownloadStatus::Ready, ms >= 3000, "{ms}");
-            assert!(status == DownloadStatus::Ready || p.get() < 100.0);
-        }
-        assert_eq!(running_view(Duration::from_millis(1500), total).1.get(), 50.0);
-        assert_eq!(running_view(Duration::from_millis(1), total).1.get(), 0.0);
-        assert_eq!(running_view(Duration::ZERO, Duration::ZERO).0, DownloadStatus::Ready);
-    }
+    use crate::seed::Seed;
 
     #[tokio::test(start_paused = true)]
     async fn state_file_round_trip_resumes_progress() {
         let seed = Seed::demo();
         let total = Duration::from_secs(10);
-        let mut store = Store::from_seed(&seed, total, "http://127.0.0.1:1".into());
+        let mut store =
+            Store::new(seed.raw_accounts().to_vec(), total, "http://127.0.0.1:1".into());
         let a = seed.accounts()[0].clone();
         let v = seed.videos()[0].id.clone();
         let t0 = Instant::now();
         store.create(&a, &v, &DownloadType::Default, t0).unwrap().unwrap();
         store.set_download_status(&a, &v, DownloadType::Audio, DownloadStatus::Error, t0).unwrap();
         let added = store.add_video(&a, false, 5.0);
-        let file = store.to_file(t0 + Duration::from_secs(4));
-        let text = serde_json::to_string(&file).unwrap();
+        tokio::time::advance(Duration::from_secs(4)).await;
+        let text = serde_json::to_string(&store.to_file()).unwrap();
         let back = Store::from_file(
             serde_json::from_str(&text).unwrap(),
             total,
             "http://127.0.0.1:1".into(),
-            t0,
         )
         .unwrap();
-        let d = back.list(&a, &v, t0 + Duration::from_secs(1)).unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let d = back.list(&a, &v, Instant::now()).unwrap();
         assert_eq!(d.default.as_ref().unwrap().percent_complete.get(), 50.0);
         assert_eq!(d.audio.as_ref().unwrap().status, DownloadStatus::Error);
         assert!(!back.video(&a, &added.id).unwrap().ready_to_stream);

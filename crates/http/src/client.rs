@@ -14,14 +14,12 @@ use tracing::Instrument as _;
 use crate::downloads::DownloadsApi;
 use crate::error::{Error, ErrorKind};
 use crate::policy::{
-    Limiter, RETRY_COST, RateLimit, RetryConfig, TIMEOUT_RETRY_COST, TokenBucket, server_delay,
+    Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
 };
 use crate::reporter::{NoopReporter, Reporter};
 
 /// The largest API response body read into memory; anything larger is not a downloads answer.
 const MAX_API_BODY: usize = 8 * 1024 * 1024;
-/// The longest wait a server hint (`Retry-After`) can impose.
-const MAX_SERVER_DELAY: Duration = Duration::from_secs(3600);
 
 /// The environment variables [`Client::from_env`] reads.
 pub const ENV_VARS: [&str; 4] =
@@ -229,10 +227,9 @@ impl Client {
         stats: &Stats,
     ) -> Result<T, Error> {
         let i = &self.inner;
-        let mut taken = 0u32;
-        let mut attempt = 0u32;
+        let mut retries = Retries::new(&i.retry, &i.bucket, deadline);
         loop {
-            attempt += 1;
+            let attempt = retries.next_attempt();
             stats.attempts.store(attempt, Ordering::Relaxed);
             let attempt_span =
                 tracing::debug_span!("attempt", attempt, status = tracing::field::Empty);
@@ -250,11 +247,7 @@ impl Client {
             .await;
             let err = match result {
                 Ok(v) => {
-                    if taken == 0 {
-                        i.bucket.reward_success();
-                    } else {
-                        i.bucket.release(taken);
-                    }
+                    retries.succeeded();
                     return Ok(v);
                 }
                 Err(e) => e.with_attempts(attempt),
@@ -263,27 +256,7 @@ impl Client {
                 // The server blocks this client for a while: hold every clone, retrying or not.
                 i.limiter.block_for(hint.min(MAX_SERVER_DELAY));
             }
-            if !err.is_retryable() || attempt >= i.retry.max_attempts {
-                return Err(err);
-            }
-            let delay = match err.retry_after() {
-                Some(hint) => hint.min(MAX_SERVER_DELAY),
-                None => i.retry.backoff(attempt),
-            };
-            if let Some(d) = deadline
-                && tokio::time::Instant::now() + delay >= d
-            {
-                // Waiting would only run into the operation timeout: answer now, without
-                // taking tokens for a retry that will not happen.
-                return Err(err);
-            }
-            let cost =
-                if err.kind() == ErrorKind::Timeout { TIMEOUT_RETRY_COST } else { RETRY_COST };
-            if !i.bucket.try_acquire(cost) {
-                tracing::debug!("retry token bucket is empty: not retrying");
-                return Err(err);
-            }
-            taken += cost;
+            let Some(delay) = retries.delay_before_retry(&err) else { return Err(err) };
             let reason = err.to_string();
             tracing::debug!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, reason = %reason, "retrying");
             i.reporter.retrying(endpoint.operation(), attempt + 1, delay, &reason);
@@ -472,7 +445,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Where retry events of the API calls are reported (default: nowhere).
+    /// Where retry events of the API calls are reported, and a fetch's events when its
+    /// [`crate::FetchOptions`] name no reporter (default: nowhere).
     #[must_use]
     pub fn reporter(mut self, r: Arc<dyn Reporter>) -> Self {
         self.reporter = Some(r);

@@ -34,6 +34,10 @@ pub enum ErrorKind {
     NotFound,
     /// The destination file exists and overwriting was not asked for.
     DestinationExists,
+    /// A path `fetch` would write (the destination or its `.part` file) exists but is not a
+    /// regular file: a symbolic link, a directory, a FIFO, a device or a socket. `fetch` never
+    /// follows or replaces it, with or without overwrite.
+    NotRegularFile,
     /// A local file operation failed.
     Io,
 }
@@ -51,6 +55,7 @@ impl ErrorKind {
             ErrorKind::NotReady => "not_ready",
             ErrorKind::NotFound => "not_found",
             ErrorKind::DestinationExists => "destination_exists",
+            ErrorKind::NotRegularFile => "not_regular_file",
             ErrorKind::Io => "io",
         }
     }

@@ -65,9 +65,10 @@
 //! None. TLS is rustls (through reqwest).
 #![deny(missing_docs)]
 
-/// The README's Rust examples, compiled (and where possible run) as doctests.
+/// The crate README's Rust examples (the workspace README's too: `xtask`'s tidy test checks
+/// they are the same), compiled and where possible run as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
 mod client;

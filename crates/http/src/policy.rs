@@ -1,5 +1,6 @@
 //! Retry policy ([`RetryConfig`], backoff with full jitter, the retry token bucket, server
-//! hints such as `Retry-After`) and the client-side rate limiter ([`RateLimit`]).
+//! hints such as `Retry-After`, and [`Retries`], the one decision every retry loop asks) and the
+//! client-side rate limiter ([`RateLimit`]).
 //!
 //! Time comes from `tokio::time`, so everything here runs in virtual time under
 //! `tokio::time::pause`: the limiter's clock is a [`governor`] clock backed by
@@ -17,7 +18,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 type JitterFn = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
 
@@ -63,11 +64,13 @@ impl fmt::Debug for RetryConfig {
 }
 
 /// A retry costs this many tokens of the bucket.
-pub(crate) const RETRY_COST: u32 = 5;
+const RETRY_COST: u32 = 5;
 /// A retry after a timeout costs this many (a timing-out service is likely overloaded).
-pub(crate) const TIMEOUT_RETRY_COST: u32 = 10;
+const TIMEOUT_RETRY_COST: u32 = 10;
 /// A success at the first attempt puts this many back.
 const SUCCESS_REWARD: u32 = 1;
+/// The longest wait a server hint (`Retry-After`) can impose.
+pub(crate) const MAX_SERVER_DELAY: Duration = Duration::from_secs(3600);
 /// The shortest limiter wait, so that a zero wait reported by governor still makes progress.
 const MIN_WAIT: Duration = Duration::from_nanos(1);
 
@@ -171,6 +174,71 @@ impl TokenBucket {
     #[cfg(test)]
     pub(crate) fn available(&self) -> u32 {
         *self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The retry decision of one call, shared by the API call loop and the file transfer loop (one
+/// standard strategy, as smithy-rs has): a bounded number of attempts, the server's hint
+/// (capped at [`MAX_SERVER_DELAY`]) or full-jitter backoff, no wait that would end past the
+/// deadline, and a token from the shared bucket for every retry.
+#[derive(Debug)]
+pub(crate) struct Retries<'a> {
+    config: &'a RetryConfig,
+    bucket: &'a TokenBucket,
+    deadline: Option<tokio::time::Instant>,
+    attempt: u32,
+    taken: u32,
+}
+
+impl<'a> Retries<'a> {
+    pub(crate) fn new(
+        config: &'a RetryConfig,
+        bucket: &'a TokenBucket,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Self {
+        Self { config, bucket, deadline, attempt: 0, taken: 0 }
+    }
+
+    /// Starts the next attempt and returns its number (1 for the first).
+    pub(crate) fn next_attempt(&mut self) -> u32 {
+        self.attempt += 1;
+        self.attempt
+    }
+
+    /// The call succeeded: a first-try success puts a token back, a retried one returns what
+    /// its retries took.
+    pub(crate) fn succeeded(&self) {
+        if self.taken == 0 {
+            self.bucket.reward_success();
+        } else {
+            self.bucket.release(self.taken);
+        }
+    }
+
+    /// The current attempt failed with `err`: the delay before the next one, or `None` when the
+    /// call must answer `err` (not retryable, out of attempts, a wait past the deadline, or an
+    /// empty bucket). Tokens are taken only for a retry that will happen.
+    pub(crate) fn delay_before_retry(&mut self, err: &Error) -> Option<Duration> {
+        if !err.is_retryable() || self.attempt >= self.config.max_attempts {
+            return None;
+        }
+        let delay = match err.retry_after() {
+            Some(hint) => hint.min(MAX_SERVER_DELAY),
+            None => self.config.backoff(self.attempt),
+        };
+        if let Some(d) = self.deadline
+            && tokio::time::Instant::now() + delay >= d
+        {
+            // Waiting would only run into the deadline: answer now.
+            return None;
+        }
+        let cost = if err.kind() == ErrorKind::Timeout { TIMEOUT_RETRY_COST } else { RETRY_COST };
+        if !self.bucket.try_acquire(cost) {
+            tracing::debug!("retry token bucket is empty: not retrying");
+            return None;
+        }
+        self.taken += cost;
+        Some(delay)
     }
 }
 
@@ -419,6 +487,53 @@ mod tests {
         assert_eq!(b.available(), 8);
         b.release(100);
         assert_eq!(b.available(), 12);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_bound_attempts_pay_tokens_and_respect_the_deadline() {
+        let config = RetryConfig::default().max_attempts(3).jitter(|c| c);
+        let bucket = TokenBucket::new(100);
+        let mut r = Retries::new(&config, &bucket, None);
+        let server_error = || Error::new(ErrorKind::Api, "http 500").with_status(500);
+        assert_eq!(r.next_attempt(), 1);
+        assert_eq!(r.delay_before_retry(&server_error()), Some(Duration::from_secs(1)));
+        assert_eq!(r.next_attempt(), 2);
+        let slow = Error::new(ErrorKind::Timeout, "slow");
+        assert_eq!(r.delay_before_retry(&slow), Some(Duration::from_secs(2)));
+        assert_eq!(bucket.available(), 100 - RETRY_COST - TIMEOUT_RETRY_COST);
+        assert_eq!(r.next_attempt(), 3);
+        assert_eq!(r.delay_before_retry(&server_error()), None, "out of attempts");
+        r.succeeded();
+        assert_eq!(bucket.available(), 100, "a retried success returns what it took");
+
+        let mut r = Retries::new(&config, &bucket, None);
+        r.next_attempt();
+        let bad = Error::new(ErrorKind::Api, "http 403").with_status(403);
+        assert_eq!(r.delay_before_retry(&bad), None, "a 403 is not retried");
+        let hinted = Error::new(ErrorKind::Api, "http 429")
+            .with_status(429)
+            .with_retry_after(Some(Duration::from_secs(99_999)));
+        assert_eq!(r.delay_before_retry(&hinted), Some(MAX_SERVER_DELAY), "hints are capped");
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let before = bucket.available();
+        let mut r = Retries::new(&config, &bucket, Some(deadline));
+        r.next_attempt();
+        let wait = |s| server_error().with_retry_after(Some(Duration::from_secs(s)));
+        assert_eq!(r.delay_before_retry(&wait(10)), None, "a wait up to the deadline is not begun");
+        assert_eq!(bucket.available(), before, "and costs nothing");
+        assert_eq!(r.delay_before_retry(&wait(9)), Some(Duration::from_secs(9)));
+
+        let dry = TokenBucket::new(RETRY_COST + 1);
+        let mut r = Retries::new(&config, &dry, None);
+        r.next_attempt();
+        assert_eq!(r.delay_before_retry(&slow), None, "a timeout retry costs more than is left");
+        assert_eq!(r.delay_before_retry(&server_error()), Some(Duration::from_secs(1)));
+        assert_eq!(dry.available(), 1);
+        let mut fresh = Retries::new(&config, &dry, None);
+        fresh.next_attempt();
+        fresh.succeeded();
+        assert_eq!(dry.available(), 2, "a first-try success puts one token back");
     }
 
     #[test]

@@ -35,9 +35,16 @@ pub trait Reporter: Send + Sync + 'static {
         let _ = bytes;
     }
 
-    /// An attempt failed for `reason` and attempt number `attempt` starts after `delay`.
+    /// An attempt of an API call failed for `reason` and attempt number `attempt` starts after
+    /// `delay`.
     fn retrying(&self, operation: Operation, attempt: u32, delay: Duration, reason: &str) {
         let _ = (operation, attempt, delay, reason);
+    }
+
+    /// An attempt of `fetch`'s file transfer failed for `reason` and attempt number `attempt`
+    /// starts after `delay` (it resumes from the bytes already on disk when it can).
+    fn fetch_retrying(&self, attempt: u32, delay: Duration, reason: &str) {
+        let _ = (attempt, delay, reason);
     }
 }
 

@@ -103,7 +103,7 @@ impl Operation {
     ];
 
     /// The spec's `operationId`.
-    pub fn operation_id(self) -> &'static str {
+    pub const fn operation_id(self) -> &'static str {
         match self {
             Operation::List => "stream-m-p-4-downloads-list-downloads",
             Operation::Create => "stream-m-p-4-downloads-create-downloads",

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, bail, ensure};
+use cfstream_types::Operation;
 use serde_json::{Map, Value};
 
 use super::convert::{self, Nullable, convert};
@@ -56,11 +57,12 @@ pub(crate) struct Target {
     pub(crate) root: Root,
 }
 
-const LIST: &str = "stream-m-p-4-downloads-list-downloads";
-const CREATE: &str = "stream-m-p-4-downloads-create-downloads";
-const DELETE: &str = "stream-m-p-4-downloads-delete-downloads";
-const CREATE_TYPE: &str = "stream-downloads-create-type-specific-downloads";
-const DELETE_TYPE: &str = "stream-downloads-delete-type-specific-downloads";
+// The operation ids come from the types' table of the five operations (the API described once).
+const LIST: &str = Operation::List.operation_id();
+const CREATE: &str = Operation::Create.operation_id();
+const DELETE: &str = Operation::Delete.operation_id();
+const CREATE_TYPE: &str = Operation::CreateType.operation_id();
+const DELETE_TYPE: &str = Operation::DeleteType.operation_id();
 
 /// Every derived file, in output order.
 pub(crate) const TARGETS: &[Target] = &[

@@ -6,6 +6,7 @@
 mod emulator;
 mod examples;
 mod generated;
+mod hostile;
 mod mutants;
 mod proxy;
 mod reports;

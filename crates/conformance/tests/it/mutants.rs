@@ -53,6 +53,7 @@ enum M {
     CreateTypeIgnored,
     ProgressGoesBack,
     ReadyStatusFlips,
+    DownloadsVanish,
     NeverReady,
     ReadyWithoutUrl,
     Url404,
@@ -94,6 +95,7 @@ const MUTANTS: &[(M, &str)] = &[
     (M::CreateTypeIgnored, "create_type_then_list"),
     (M::ProgressGoesBack, "progress_monotone"),
     (M::ReadyStatusFlips, "progress_monotone"),
+    (M::DownloadsVanish, "progress_monotone"),
     (M::NeverReady, "progress_terminates"),
     (M::ReadyWithoutUrl, "download_url_serves"),
     (M::Url404, "download_url_serves"),
@@ -302,6 +304,13 @@ impl Mini {
         let mut downloads = self.downloads.lock().unwrap();
         match (method.as_str(), t) {
             ("GET", None) => {
+                // Once both downloads have been listed, they vanish (before either is ready).
+                if self.m == M::DownloadsVanish
+                    && downloads.len() == 2
+                    && downloads.values().all(|polls| *polls >= 1)
+                {
+                    downloads.clear();
+                }
                 let mut result = serde_json::Map::new();
                 for (t, polls) in downloads.iter_mut() {
                     *polls += 1;

@@ -77,3 +77,33 @@ fn markdown() {
     assert!(md.contains("needs a video \\| ready"), "{md}");
     insta::assert_snapshot!(md);
 }
+
+#[test]
+fn formats_and_report_files_parse_and_render_the_same_as_the_methods() {
+    use cfstream_conformance::{ErrorKind, ReportFile, ReportFormat};
+    let r = sample();
+    for (name, format) in [
+        ("text", ReportFormat::Text),
+        ("json", ReportFormat::Json),
+        ("junit", ReportFormat::Junit),
+        ("xml", ReportFormat::Junit),
+        ("md", ReportFormat::Markdown),
+        ("markdown", ReportFormat::Markdown),
+    ] {
+        assert_eq!(name.parse::<ReportFormat>().unwrap(), format);
+    }
+    assert_eq!(r.render(ReportFormat::Text), r.render_text());
+    assert_eq!(r.render(ReportFormat::Json), r.to_json());
+    assert_eq!(r.render(ReportFormat::Junit), r.to_junit());
+    assert_eq!(r.render(ReportFormat::Markdown), r.to_markdown());
+
+    let f: ReportFile = "junit=out/a.xml".parse().unwrap();
+    assert_eq!((f.format, f.path.to_str()), (ReportFormat::Junit, Some("out/a.xml")));
+    let e = "pdf=x".parse::<ReportFile>().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(e.to_string(), "unknown report format 'pdf' (expected text, json, junit or md)");
+    let e = "junit".parse::<ReportFile>().unwrap_err();
+    assert_eq!(e.to_string(), "invalid report 'junit': expected FORMAT=PATH (junit, json or md)");
+    let e = "json=".parse::<ReportFile>().unwrap_err();
+    assert_eq!(e.to_string(), "invalid report 'json=': the path is empty");
+}

@@ -22,6 +22,13 @@ fn ready(url: url::Url) -> Download {
     Download::new(DownloadStatus::Ready, PercentComplete::FULL).with_url(url)
 }
 
+/// What an earlier run left beside its `.part` file: the validator of `file` (the format
+/// `FetchOptions::resume` documents).
+fn save_validator(meta: &Path, file: &[u8]) {
+    let json = serde_json::json!({"etag": etag(file), "total": file.len()});
+    std::fs::write(meta, json.to_string()).unwrap();
+}
+
 fn no_credentials_in(heads: &[String]) {
     for h in heads {
         let lower = h.to_ascii_lowercase();
@@ -92,6 +99,7 @@ async fn resumes_a_part_file_left_by_an_earlier_run() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("clip.mp4");
     std::fs::write(dir.path().join("clip.mp4.part"), &file[..123_456]).unwrap();
+    save_validator(&dir.path().join("clip.mp4.part.meta"), &file);
     let rec = Recorder::new();
     let out = client(Credentials::token(TOKEN))
         .downloads(&account())
@@ -101,6 +109,8 @@ async fn resumes_a_part_file_left_by_an_earlier_run() {
     assert_eq!(out.resumed_from, 123_456);
     assert_eq!(std::fs::read(&dest).unwrap(), *file);
     assert!(srv.heads()[0].to_ascii_lowercase().contains("range: bytes=123456-"));
+    assert!(srv.heads()[0].contains(&format!("if-range: {}", etag(&file))), "{}", srv.heads()[0]);
+    assert!(!dir.path().join("clip.mp4.part.meta").exists(), "the validator goes with the part");
     let ev = rec.events();
     assert_eq!(ev[0], Event::Started(Some(video().to_string()), Some(500_000), 123_456));
     assert_eq!(ev.last(), Some(&Event::Finished(500_000)));
@@ -189,6 +199,36 @@ async fn a_short_body_fails_and_keeps_only_the_part_file() {
     assert_eq!(e.attempts(), 3);
     assert!(!dest.exists(), "a half file never has the final name");
     assert!(dir.path().join("clip.mp4.part").exists());
+}
+
+#[tokio::test]
+async fn transfer_retries_follow_the_clients_policy_and_are_reported() {
+    let file = file_of(40_000);
+    let srv = FileServer::start(file.clone(), vec![Script::ShortBody(100)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    // A bucket with tokens for one retry: the transfer pays for its retries like API calls do.
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .retry(
+            RetryConfig::default()
+                .max_attempts(5)
+                .token_bucket(9)
+                .jitter(|_| std::time::Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+    let rec = Recorder::new();
+    let e = c
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().reporter(rec.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Dispatch, "{e}");
+    assert_eq!(e.attempts(), 2, "the bucket paid for one retry only");
+    assert_eq!(srv.heads().len(), 2);
+    let retries: Vec<Event> =
+        rec.events().into_iter().filter(|e| matches!(e, Event::FetchRetrying(..))).collect();
+    assert_eq!(retries, [Event::FetchRetrying(2, std::time::Duration::ZERO)]);
 }
 
 #[tokio::test]
@@ -285,4 +325,203 @@ async fn a_json_or_html_answer_is_never_saved_as_the_file() {
         assert!(e.to_string().contains("not a media file"), "{e}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written for {ct}");
     }
+}
+
+/// A file outside the download directory that a hostile link points at.
+fn precious() -> (tempfile::TempDir, std::path::PathBuf) {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious.txt");
+    std::fs::write(&target, b"precious").unwrap();
+    (outside, target)
+}
+
+fn is_symlink(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).unwrap().file_type().is_symlink()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_at_the_destination_is_never_followed_or_replaced() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let (_outside, target) = precious();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::os::unix::fs::symlink(&target, &dest).unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    for overwrite in [false, true] {
+        let e = c
+            .downloads(&acct)
+            .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().overwrite(overwrite))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "'{}' is a symbolic link, not a regular file: fetch never follows or replaces it",
+                dest.display()
+            )
+        );
+        assert!(!e.is_retryable());
+    }
+    assert!(is_symlink(&dest), "the link is still there");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    assert!(!dir.path().join("clip.mp4.part").exists());
+    assert!(srv.heads().is_empty(), "refused before any request");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_at_the_destination_is_refused_even_with_overwrite() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let made = std::process::Command::new("mkfifo").arg(&dest).status().unwrap();
+    assert!(made.success());
+    let e = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().overwrite(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotRegularFile, "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "'{}' is a FIFO, not a regular file: fetch never follows or replaces it",
+            dest.display()
+        )
+    );
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(std::fs::symlink_metadata(&dest).unwrap().file_type().is_fifo(), "still a FIFO");
+    assert!(srv.heads().is_empty());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlinked_part_file_is_never_followed_or_removed() {
+    let srv = FileServer::start(file_of(10), vec![Script::Full]).await;
+    let (_outside, target) = precious();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let part = dir.path().join("clip.mp4.part");
+    std::os::unix::fs::symlink(&target, &part).unwrap();
+    let c = client(Credentials::token(TOKEN));
+    let acct = account();
+    for resume in [true, false] {
+        let e = c
+            .downloads(&acct)
+            .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().resume(resume))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotRegularFile, "resume {resume}: {e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "'{}' is a symbolic link, not a regular file: fetch never follows or replaces it",
+                part.display()
+            )
+        );
+    }
+    assert!(is_symlink(&part), "the link is still there");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious", "nothing written through it");
+    assert!(!dest.exists());
+    assert!(srv.heads().is_empty());
+}
+
+/// Another version of a file of `n` bytes: same length, other bytes.
+fn other_version(n: usize) -> Arc<Vec<u8>> {
+    Arc::new((0..n).map(|i| (i * 31 % 253) as u8 ^ 0x5a).collect())
+}
+
+#[tokio::test]
+async fn a_resume_after_the_file_changed_starts_over_and_never_splices() {
+    let (old, new) = (file_of(1_000_000), other_version(1_000_000));
+    assert_ne!(old, new);
+    // The first answer is cut; then the file changes. Three servers: one that honours If-Range
+    // (200 with the new file), one that ignores it but sends the new ETag, and one that ignores
+    // it, sends no ETag, and has a new length.
+    let longer = other_version(1_200_000);
+    for (next, expected, requests) in [
+        (Script::Other(new.clone(), Box::new(Script::Ranged)), &new, 2),
+        (Script::Other(new.clone(), Box::new(Script::RangedIgnoringIfRange)), &new, 3),
+        (
+            Script::Other(
+                longer.clone(),
+                Box::new(Script::NoEtag(Box::new(Script::RangedIgnoringIfRange))),
+            ),
+            &longer,
+            3,
+        ),
+    ] {
+        let srv = FileServer::start(old.clone(), vec![Script::CutAt(300_000), next.clone()]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("clip.mp4");
+        let out = client(Credentials::token(TOKEN))
+            .downloads(&account())
+            .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+            .await
+            .unwrap();
+        // Not assert_eq: a megabyte of bytes is no message.
+        let got = std::fs::read(&dest).unwrap();
+        assert!(got == **expected, "the new file, whole, from {}", etag(expected));
+        assert_eq!(out.bytes, expected.len() as u64);
+        let heads: Vec<String> = srv.heads().iter().map(|h| h.to_ascii_lowercase()).collect();
+        assert_eq!(heads.len(), requests, "{heads:?}");
+        assert!(heads[1].contains("range: bytes=300000-"), "{}", heads[1]);
+        assert!(heads[1].contains(&format!("if-range: {}", etag(&old))), "{}", heads[1]);
+        if requests == 3 {
+            assert!(!heads[2].contains("range:"), "started over: {}", heads[2]);
+        }
+        assert!(!dir.path().join("clip.mp4.part").exists());
+        assert!(!dir.path().join("clip.mp4.part.meta").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_content_range_elsewhere_than_asked_starts_over() {
+    let file = file_of(10_000);
+    let wrong = Script::Raw(
+        "206 Partial Content",
+        vec![format!("ETag: {}", etag(&file)), "Content-Range: bytes 0-9999/10000".into()],
+        file.to_vec(),
+    );
+    let srv =
+        FileServer::start(file.clone(), vec![Script::CutAt(4_000), wrong, Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    // The 206 from byte 0 was not appended after the 4000 bytes on disk.
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+    let heads = srv.heads();
+    assert_eq!(heads.len(), 3);
+    assert!(heads[1].to_ascii_lowercase().contains("range: bytes=4000-"), "{}", heads[1]);
+    assert!(!heads[2].to_ascii_lowercase().contains("range:"), "{}", heads[2]);
+}
+
+#[tokio::test]
+async fn without_a_saved_validator_a_part_file_is_not_resumed() {
+    let file = file_of(100_000);
+    // The first answer has no validator: its bytes cannot be checked against a later answer.
+    let srv = FileServer::start(
+        file.clone(),
+        vec![Script::NoEtag(Box::new(Script::CutAt(40_000))), Script::Ranged],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), *file);
+    let heads = srv.heads();
+    assert_eq!(heads.len(), 2);
+    assert!(!heads[1].to_ascii_lowercase().contains("range:"), "{}", heads[1]);
+    assert!(!dir.path().join("clip.mp4.part.meta").exists());
 }

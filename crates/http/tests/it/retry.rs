@@ -1,11 +1,14 @@
 //! Retry counts and delays, server hints, the token bucket, in virtual time.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use cfstream_http::{ErrorKind, Operation, RetryConfig};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::support::server::{Answer, serve};
 use crate::support::*;
 
 fn list_mock(resp: ResponseTemplate) -> Mock {
@@ -188,32 +191,42 @@ async fn a_408_is_retried_and_other_4xx_are_not() {
     assert_eq!(e.attempts(), 1);
 }
 
-// Real time, for the reason given above.
-#[tokio::test]
+// Paused time against a server in the test's own runtime (support::server): the answer never
+// races a timer, and the times below are exact.
+#[tokio::test(start_paused = true)]
 async fn a_limiter_wait_past_the_deadline_answers_at_once() {
-    let server = mock_server().await;
-    list_mock(ok()).mount(&server).await;
-    let client = builder(&base(&server))
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let addr = serve(Arc::new(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Answer::json(200, LIST_NEWEST)
+    }))
+    .await;
+    let base = format!("http://{addr}/client/v4");
+    let client = builder(&base)
         .rate_limit(cfstream_http::RateLimit::per(1, Duration::from_secs(60)))
         .operation_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
+    let t0 = tokio::time::Instant::now();
     call(&client, Operation::List).await.unwrap();
-    let t0 = std::time::Instant::now();
     let e = call(&client, Operation::List).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(e.to_string().contains("past the operation timeout of 5s"), "{e}");
     assert_eq!(e.attempts(), 1);
-    assert!(t0.elapsed() < Duration::from_secs(1), "no point waiting 60 s for a 5 s deadline");
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    // Within the deadline, the limiter waits as usual.
-    let client = builder(&base(&server))
+    assert_eq!(t0.elapsed(), Duration::ZERO, "no point waiting 60 s for a 5 s deadline");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    // Within the deadline, the limiter waits as usual: one request per 300 ms window (plus the
+    // millisecond that keeps two out of one window).
+    let client = builder(&base)
         .rate_limit(cfstream_http::RateLimit::per(1, Duration::from_millis(300)))
         .operation_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
+    let t0 = tokio::time::Instant::now();
     call(&client, Operation::List).await.unwrap();
-    let t0 = std::time::Instant::now();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
     call(&client, Operation::List).await.unwrap();
-    assert!(t0.elapsed() >= Duration::from_millis(300), "{:?}", t0.elapsed());
+    assert_eq!(t0.elapsed(), Duration::from_millis(301));
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
 }

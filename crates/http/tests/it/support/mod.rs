@@ -110,6 +110,7 @@ pub(crate) enum Event {
     Progress(u64),
     Finished(u64),
     Retrying(Operation, u32, Duration),
+    FetchRetrying(u32, Duration),
 }
 
 /// A reporter that records every event, with an optional hook on progress.
@@ -164,6 +165,9 @@ impl Reporter for Recorder {
     fn retrying(&self, operation: Operation, attempt: u32, delay: Duration, _reason: &str) {
         self.events.lock().unwrap().push(Event::Retrying(operation, attempt, delay));
     }
+    fn fetch_retrying(&self, attempt: u32, delay: Duration, _reason: &str) {
+        self.events.lock().unwrap().push(Event::FetchRetrying(attempt, delay));
+    }
 }
 
 /// How the scripted file server answers one connection.
@@ -173,12 +177,80 @@ pub(crate) enum Script {
     Full,
     /// `200` announcing the whole file, but only the first `n` bytes are sent, then close.
     CutAt(usize),
-    /// Honours `Range: bytes=N-` with `206`; without it, `200`.
+    /// Honours `Range: bytes=N-` with `206` (or `416` with `bytes */LEN` past the end), and
+    /// `If-Range`: a validator other than the file's gets `200` and the whole file. Without
+    /// `Range`, `200`.
     Ranged,
+    /// `Ranged`, but ignoring `If-Range`: the rest of whatever file it has now.
+    RangedIgnoringIfRange,
     /// `200` announcing `n` bytes more than it sends, every time.
     ShortBody(usize),
     /// A canned status with a small body.
     Status(u16),
+    /// The inner script, for this other file (another version, with its own `ETag`).
+    Other(Arc<Vec<u8>>, Box<Script>),
+    /// The inner script, without an `ETag`.
+    NoEtag(Box<Script>),
+    /// This status line and these header lines (no `Content-Length`: add it), then `body`.
+    Raw(&'static str, Vec<String>, Vec<u8>),
+}
+
+/// The strong `ETag` the file server sends for `file`.
+pub(crate) fn etag(file: &[u8]) -> String {
+    use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+    let mut h = DefaultHasher::new();
+    file.hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
+}
+
+/// (status line, header lines, body) of `script` for `file`, given the request head.
+fn answer(script: &Script, file: &Arc<Vec<u8>>, head: &str) -> (String, Vec<String>, Vec<u8>) {
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let range = header("range")
+        .and_then(|r| r.strip_prefix("bytes=").map(str::to_owned))
+        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+    let n = file.len();
+    let tag = format!("ETag: {}", etag(file));
+    let len = |k: usize| format!("Content-Length: {k}");
+    let ranged = |range: Option<usize>| match range {
+        Some(r) if r < n => (
+            "206 Partial Content".to_owned(),
+            vec![tag.clone(), len(n - r), format!("Content-Range: bytes {r}-{}/{n}", n - 1)],
+            file[r..].to_vec(),
+        ),
+        Some(_) => (
+            "416 Range Not Satisfiable".to_owned(),
+            vec![len(0), format!("Content-Range: bytes */{n}")],
+            Vec::new(),
+        ),
+        None => ("200 OK".to_owned(), vec![tag.clone(), len(n)], file.to_vec()),
+    };
+    match script {
+        Script::Full => ("200 OK".into(), vec![tag.clone(), len(n)], file.to_vec()),
+        Script::CutAt(k) => ("200 OK".into(), vec![tag.clone(), len(n)], file[..*k].to_vec()),
+        Script::ShortBody(k) => ("200 OK".into(), vec![tag.clone(), len(n + k)], file.to_vec()),
+        Script::Ranged => {
+            let stale = header("if-range").is_some_and(|v| v != etag(file));
+            ranged(if stale { None } else { range })
+        }
+        Script::RangedIgnoringIfRange => ranged(range),
+        Script::Status(code) => (format!("{code} Oops"), vec![len(4)], b"oops".to_vec()),
+        Script::Other(other, inner) => answer(inner, other, head),
+        Script::NoEtag(inner) => {
+            let (status, headers, body) = answer(inner, file, head);
+            (status, headers.into_iter().filter(|h| !h.starts_with("ETag:")).collect(), body)
+        }
+        Script::Raw(status, headers, body) => {
+            let mut headers = headers.clone();
+            headers.push(len(body.len()));
+            ((*status).to_owned(), headers, body.clone())
+        }
+    }
 }
 
 /// A raw HTTP/1.1 file server: each connection is answered by the next script (the last one
@@ -210,44 +282,17 @@ impl FileServer {
                 }
                 let head = String::from_utf8_lossy(&head).into_owned();
                 seen.lock().unwrap().push(head.clone());
-                let range = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_owned)
-                    })
-                    .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
-                let n = file.len();
-                let (status_line, extra, body): (String, String, &[u8]) = match script {
-                    Script::Full => {
-                        ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..])
-                    }
-                    Script::CutAt(k) => {
-                        ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..k])
-                    }
-                    Script::ShortBody(k) => {
-                        ("200 OK".into(), format!("Content-Length: {}\r\n", n + k), &file[..])
-                    }
-                    Script::Ranged => match range {
-                        Some(r) if r < n => (
-                            "206 Partial Content".into(),
-                            format!(
-                                "Content-Length: {}\r\nContent-Range: bytes {r}-{}/{n}\r\n",
-                                n - r,
-                                n - 1
-                            ),
-                            &file[r..],
-                        ),
-                        _ => ("200 OK".into(), format!("Content-Length: {n}\r\n"), &file[..]),
-                    },
-                    Script::Status(code) => {
-                        (format!("{code} Oops"), "Content-Length: 4\r\n".into(), b"oops")
-                    }
-                };
-                let msg = format!(
-                    "HTTP/1.1 {status_line}\r\nContent-Type: video/mp4\r\nConnection: close\r\n{extra}\r\n"
+                let (status_line, headers, body) = answer(&script, &file, &head);
+                let mut msg = format!(
+                    "HTTP/1.1 {status_line}\r\nContent-Type: video/mp4\r\nConnection: close\r\n"
                 );
+                for h in headers {
+                    msg.push_str(&h);
+                    msg.push_str("\r\n");
+                }
+                msg.push_str("\r\n");
                 let _ = s.write_all(msg.as_bytes()).await;
-                let _ = s.write_all(body).await;
+                let _ = s.write_all(&body).await;
                 let _ = s.shutdown().await;
             }
         });

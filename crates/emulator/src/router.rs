@@ -1,0 +1,173 @@
+//! The one router every request goes through: input bounds and the request log first, then
+//! admin routes (`/__emulator/`), the download file route, and the API, whose pipeline is
+//! here in order: route (7003), method (405 + `Allow`), rate limit, credentials, injected
+//! faults, then the operation (`api.rs`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use cfstream_types::endpoint::match_path;
+use cfstream_types::{ErrorCode, Method, Operation};
+use http::{HeaderValue, StatusCode};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::api;
+use crate::conn::ConnControl;
+use crate::faults::{self, FaultRoute};
+use crate::input::{MAX_HEADERS, MAX_URI};
+use crate::ratelimit::Verdict;
+use crate::respond::{self, failure};
+use crate::shared::Shared;
+use crate::{admin, auth, files};
+
+/// The `server` header on every answer of ours; its absence marks hyper's own answers.
+pub(crate) const SERVER: &str = "cfstream-emulator";
+
+/// The API's path prefix (the base URL's path).
+pub(crate) const PREFIX: &str = "/client/v4";
+
+/// The whole application: admin routes, then the file route and the API, under the observing
+/// middleware.
+pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(admin::routes(shared.clone()))
+        .fallback(dispatch)
+        .method_not_allowed_fallback(admin_method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+async fn admin_method_not_allowed(req: Request) -> Response {
+    // axum adds the `Allow` header of the matched admin route.
+    respond::method_not_allowed(req.method(), &[])
+}
+
+/// Bounds the request line and headers, logs the request on a span and records it.
+async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path: String = full.chars().take(256).collect();
+    let span = tracing::info_span!("request", method = %method, path = %path);
+    let uri_len = full.len();
+    let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let mut res = if uri_len > MAX_URI {
+        failure(
+            StatusCode::URI_TOO_LONG,
+            ErrorCode::InvalidRequest,
+            format!("request path too long: {uri_len} bytes, at most {MAX_URI}"),
+        )
+    } else if header_len > MAX_HEADERS {
+        failure(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::InvalidRequest,
+            format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
+        )
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
+    if uri_len > MAX_URI || header_len > MAX_HEADERS {
+        // Whoever sends that much is better off on a fresh connection.
+        res.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res.headers_mut().insert(http::header::SERVER, HeaderValue::from_static(SERVER));
+    let status = res.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
+    shared.record(method.as_str(), &path, status);
+    res
+}
+
+/// Everything the admin routes do not take: the file route, then the API.
+async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let control = req.extensions().get::<Arc<ConnControl>>().cloned();
+    if files::route(req.uri().path()).is_some() {
+        // The parts, not the request: a body is not `Sync`, so a borrowed request could not be
+        // held across the fault's await.
+        let (parts, _) = req.into_parts();
+        if !files::allows(&parts.method) {
+            return respond::method_not_allowed(&parts.method, &["GET", "HEAD"]);
+        }
+        let fault = faults::draw(&shared.faults, FaultRoute::File);
+        return faults::apply(&fault, control, async { files::answer(&shared, &parts) }).await;
+    }
+    let verdict = shared.limiter.check(auth::rate_key(req.headers()), Instant::now());
+    let mut res = match verdict {
+        Verdict::Blocked { limit, reset_secs } => respond::rate_limited(
+            reset_secs,
+            format!(
+                "rate limited: more than {limit} requests in this window; retry in {reset_secs} s"
+            ),
+        ),
+        Verdict::Off | Verdict::Allowed { .. } => route_api(&shared, req, control).await,
+    };
+    let (limit, remaining, reset) = match verdict {
+        Verdict::Off => return res,
+        Verdict::Allowed { limit, remaining, reset_secs } => (limit, remaining, reset_secs),
+        Verdict::Blocked { limit, reset_secs } => (limit, 0, reset_secs),
+    };
+    let h = res.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    res
+}
+
+/// Route, method, credentials, faults, then the operation.
+async fn route_api(
+    shared: &Arc<Shared>,
+    req: Request,
+    control: Option<Arc<ConnControl>>,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let rel = match path.strip_prefix(PREFIX) {
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    };
+    let Some((op, params)) = Operation::match_request(parts.method.as_str(), rel) else {
+        let Some(params) = match_path(rel) else { return respond::no_route() };
+        let mut allowed = Vec::new();
+        for op in Operation::allowed(params.typed()) {
+            match op.method() {
+                Method::Get => allowed.extend(["GET", "HEAD"]),
+                other => allowed.push(other.as_str()),
+            }
+        }
+        return respond::method_not_allowed(&parts.method, &allowed);
+    };
+
+    // Credentials come before faults: an injected fault may turn an answer into garbage, but
+    // it must never let a request without valid credentials get a 2XX.
+    if let Err(denied) = auth::check(&parts.headers, &shared.credentials) {
+        return denied.response();
+    }
+    let fault = faults::draw(&shared.faults, FaultRoute::Api(op));
+    faults::apply(&fault, control, api::operate(shared, op, &params, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_is_matched_by_segment() {
+        let p = match_path("/accounts/a/stream/b/downloads").unwrap();
+        assert_eq!((p.account_id, p.identifier, p.download_type), ("a", "b", None));
+        let (op, p) =
+            Operation::match_request("POST", "/accounts/a/stream/b/downloads/audio").unwrap();
+        assert_eq!((op, p.download_type), (Operation::CreateType, Some("audio")));
+        for miss in [
+            "/accounts//stream/b/downloads",
+            "/accounts/a/stream/b/downloads/",
+            "/accounts/a/streams/b/downloads",
+            "/",
+        ] {
+            assert!(match_path(miss).is_none(), "{miss}");
+        }
+    }
+}
