@@ -1,7 +1,7 @@
 //! `cfstream downloads ...` against the in-process emulator: the table, JSON Lines, fetch
 //! (byte-exact), resume of a `.part` file, ids from stdin and files.
 
-use cfstream_emulator::expected_file_bytes;
+use cfstream_emulator::{Fault, FaultRoute, FaultRule, Faults, expected_file_bytes};
 use cfstream_types::{DownloadType, VideoId};
 
 use crate::common::{Emu, texts};
@@ -77,22 +77,34 @@ fn fetch_writes_byte_exact_files_and_skips_existing_ones() {
 
 #[test]
 fn fetch_resumes_a_partial_file() {
-    let emu = Emu::start();
+    // The first transfer is cut halfway (a scripted fault of the file route); the next run
+    // resumes from what the first one kept (a resume needs the file's validator, which the
+    // first run saved beside the .part file).
+    let faults = Faults::none().rule(FaultRule::script(FaultRoute::File, [Fault::TruncatedBody]));
+    let emu = Emu::with(|b| b.faults(faults));
     let dir = tempfile::tempdir().unwrap();
     let video = emu.videos(true)[0].clone();
     let dest = dir.path().join("clip.mp4");
     let part = dir.path().join("clip.mp4.part");
-    std::fs::write(&part, expected_file_bytes(&video, &DownloadType::Default, 0, 1000)).unwrap();
-    let out = emu
-        .cmd()
-        .args(["--json", "downloads", "fetch", video.as_str(), "-o"])
-        .arg(&dest)
-        .output()
-        .unwrap();
+    let run = || {
+        emu.cmd()
+            .args(["--json", "downloads", "fetch", video.as_str(), "--max-attempts", "1", "-o"])
+            .arg(&dest)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{}", texts(&out).0);
+    assert!(!dest.exists());
+    assert_eq!(
+        std::fs::read(&part).unwrap(),
+        expected_file_bytes(&video, &DownloadType::Default, 0, 2048)
+    );
+    let out = run();
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert_eq!(first["resumed_from"], 1000, "{stdout}");
+    assert_eq!(first["resumed_from"], 2048, "{stdout}");
     assert_eq!(first["bytes"], 4096);
     assert!(!part.exists());
     assert_eq!(

@@ -212,7 +212,18 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
     e.admin()
         .set_download_status(&e.account(), &video, DownloadType::Default, DownloadStatus::Ready)
         .unwrap();
-    // A file host that sends the first 3 MiB of the file, then stalls until the test ends.
+    // The emulator's validator of the file: a resume from a .part asks `If-Range` with it.
+    let url =
+        format!("{}/{video}/downloads/default.mp4", emu.base_url().trim_end_matches("/client/v4"));
+    let etag =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(
+            async {
+                let r = http().get(&url).header("range", "bytes=0-0").send().await.unwrap();
+                assert_eq!(r.status(), 206, "{url}");
+                r.headers()["etag"].to_str().unwrap().to_owned()
+            },
+        );
+    // A file host that sends the first 3 MiB of the same file, then stalls until the test ends.
     let sent = 3 << 20;
     let stall_video = video.clone();
     let server = MiniServer::start(move |req, conn, stop| {
@@ -224,8 +235,9 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
             return;
         }
         use std::io::Write as _;
-        let head =
-            format!("HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\n\r\n");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {SIZE}\r\netag: {etag}\r\n\r\n"
+        );
         let _ = conn.write_all(head.as_bytes());
         let _ = conn.write_all(&expected_file_bytes(&stall_video, &DownloadType::Default, 0, sent));
         let _ = conn.flush();
