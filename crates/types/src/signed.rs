@@ -296,6 +296,45 @@ impl TokenRequest {
     }
 }
 
+/// Why a [`TokenRequest`] breaks a documented rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRequestError {
+    /// `id` is set but `pem` is not.
+    #[error("invalid token request: a signing key `id` without its `pem` (the two go together)")]
+    IdWithoutPem,
+    /// `pem` is set but `id` is not.
+    #[error("invalid token request: a signing key `pem` without its `id` (the two go together)")]
+    PemWithoutId,
+    /// `exp` is more than [`MAX_TOKEN_LIFETIME_SECS`] after the time of issue.
+    #[error("invalid token request: exp {exp} is more than 24 hours after {now}")]
+    ExpiresTooLate {
+        /// The requested expiry (unix seconds).
+        exp: i64,
+        /// The time of issue (unix seconds).
+        now: i64,
+    },
+}
+
+impl TokenRequest {
+    /// Checks the documented rules for a token issued at `now` (unix seconds): `id` and `pem`
+    /// go together, and `exp` is at most [`MAX_TOKEN_LIFETIME_SECS`] ahead. The client checks
+    /// before sending; a server answers 400.
+    pub fn check(&self, now: i64) -> Result<(), TokenRequestError> {
+        match (&self.id, &self.pem) {
+            (Some(_), None) => return Err(TokenRequestError::IdWithoutPem),
+            (None, Some(_)) => return Err(TokenRequestError::PemWithoutId),
+            _ => {}
+        }
+        match self.exp {
+            Some(exp) if exp > now.saturating_add(MAX_TOKEN_LIFETIME_SECS) => {
+                Err(TokenRequestError::ExpiresTooLate { exp, now })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for TokenRequest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_map(d)
@@ -659,6 +698,30 @@ mod tests {
             serde_json::to_string(&signed).unwrap(),
             r#"{"downloadable":true,"exp":5,"id":"ab","pem":"cGVt"}"#
         );
+    }
+
+    #[test]
+    fn requests_are_checked_against_the_documented_rules() {
+        let now = 1_700_000_000;
+        let key: SigningKeyId = "ab".parse().unwrap();
+        assert_eq!(TokenRequest::default().check(now), Ok(()));
+        let day = TokenRequest::downloadable().expires_at(now + MAX_TOKEN_LIFETIME_SECS);
+        assert_eq!(day.check(now), Ok(()));
+        let late = TokenRequest::downloadable().expires_at(now + MAX_TOKEN_LIFETIME_SECS + 1);
+        let e = late.check(now).unwrap_err();
+        assert_eq!(e, TokenRequestError::ExpiresTooLate { exp: now + 86_401, now });
+        assert_eq!(
+            e.to_string(),
+            "invalid token request: exp 1700086401 is more than 24 hours after 1700000000"
+        );
+        let mut half = TokenRequest::default().signed_with(key, "cGVt".into());
+        assert_eq!(half.check(now), Ok(()));
+        half.pem = None;
+        assert_eq!(half.check(now), Err(TokenRequestError::IdWithoutPem));
+        half.id = None;
+        half.pem = Some("cGVt".into());
+        assert_eq!(half.check(now), Err(TokenRequestError::PemWithoutId));
+        assert_eq!(TokenRequest::default().expires_at(i64::MAX).check(i64::MAX), Ok(()));
     }
 
     #[test]
