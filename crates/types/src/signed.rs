@@ -725,6 +725,28 @@ mod tests {
     }
 
     #[test]
+    fn operation_ids_and_names_are_exact() {
+        let got: Vec<(&str, &str, String)> = SigningOperation::ALL
+            .iter()
+            .map(|o| (o.operation_id(), o.name(), o.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "stream-videos-create-signed-url-tokens-for-videos",
+                    "create_token",
+                    "create_token"
+                ),
+                ("stream-signing-keys-create-signing-keys", "create_key", "create_key"),
+                ("stream-signing-keys-list-signing-keys", "list_keys", "list_keys"),
+                ("stream-signing-keys-delete-signing-keys", "delete_key", "delete_key"),
+            ]
+            .map(|(id, name, shown)| (id, name, shown.to_owned()))
+        );
+    }
+
+    #[test]
     fn operations_are_apart_from_the_downloads_ones() {
         let a = account();
         let v: VideoId = "ea95132c15732412d22c1476fa83f27a".parse().unwrap();
