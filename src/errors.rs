@@ -124,10 +124,10 @@ impl Failure {
             // The file host is not the API: its failures get hints that name it, and its 403
             // says nothing about the API credentials (none are sent to it).
             let on_file_host = file_host.filter(|_| http.operation().is_none());
-            if let Some(host) =
+            if let Some(kind) =
                 on_file_host.and_then(|h| classify_file_host(&mut f, http, h, setting))
             {
-                f.kind = host;
+                f.kind = kind;
             } else {
                 classify_http(&mut f, http, setting);
             }
@@ -350,6 +350,13 @@ fn classify_http(f: &mut Failure, e: &cfstream_http::Error, s: &Setting) {
         }
         K::DestinationExists => {
             f.hint = Some("the file exists already: remove it, or choose another -o".into());
+            FailureKind::Io
+        }
+        K::NotRegularFile => {
+            f.hint = Some(
+                "the destination or its .part is not a regular file (a link, a directory, a device): fetch never follows or replaces it; remove it, or choose another -o"
+                    .into(),
+            );
             FailureKind::Io
         }
         K::DownloadFailed => {

@@ -188,3 +188,26 @@ fn failures_on_the_file_host_name_the_file_host() {
         "{denied}"
     );
 }
+
+#[test]
+fn a_link_at_the_destination_is_refused_with_a_hint() {
+    let emu = Emu::start();
+    let video = emu.videos(true)[0].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, b"keep").unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::os::unix::fs::symlink(&target, &dest).unwrap();
+    let out = emu.cmd().args(["downloads", "fetch", &video, "-o"]).arg(&dest).output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "\n  hint: the destination or its .part is not a regular file (a link, a directory, a device): \
+             fetch never follows or replaces it; remove it, or choose another -o\n"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(&dest).unwrap().file_type().is_symlink());
+}

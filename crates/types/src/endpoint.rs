@@ -264,7 +264,8 @@ impl fmt::Display for Operation {
 /// Characters that are escaped in a path segment: everything but unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-fn segment(s: &str) -> impl fmt::Display + '_ {
+/// `s` percent-encoded as one path segment (all but unreserved characters escaped).
+pub(crate) fn segment(s: &str) -> impl fmt::Display + '_ {
     utf8_percent_encode(s, SEGMENT)
 }
 

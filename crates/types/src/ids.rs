@@ -169,6 +169,13 @@ id_newtype!(
     "video id"
 );
 
+id_newtype!(
+    /// A Stream signing key id (`identifier` in `.../stream/keys/{identifier}`), e.g.
+    /// `8f926b2b2b2e4b1db2ad6f9e4b1d6b8e`.
+    SigningKeyId,
+    "signing key id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 //! It holds the validated ids ([`AccountId`], [`VideoId`]), the response [`Envelope`] and its
 //! [`ApiFailure`], the downloads model ([`Downloads`], [`Download`], [`DownloadType`],
 //! [`DownloadStatus`]), well-known [`ErrorCode`]s, and the five operations described once as
-//! data ([`Operation`], [`Endpoint`]). It does no I/O.
+//! data ([`Operation`], [`Endpoint`]). The [`signed`] module models signed URLs (token
+//! requests and answers, signing keys, the [`SignedToken`] secret) and their four operations,
+//! in a table of their own. It does no I/O.
 //!
 //! # Example
 //!
@@ -39,6 +41,7 @@ pub mod download;
 pub mod endpoint;
 pub mod envelope;
 pub mod ids;
+pub mod signed;
 
 pub use auth::{Credentials, CredentialsError, EnvCredentials, Secret};
 pub use codes::ErrorCode;
@@ -53,5 +56,8 @@ pub use envelope::{
     ApiFailure, ApiMessage, DecodeError, DeletedEnvelope, DownloadsEnvelope, Envelope,
     MessageSource, decode,
 };
-pub use ids::{AccountId, IdError, IdRule, VideoId};
+pub use ids::{AccountId, IdError, IdRule, SigningKeyId, VideoId};
+pub use signed::{
+    SignedToken, SigningEndpoint, SigningKey, SigningOperation, TokenRequest, TokenResult,
+};
 pub use url::Url;

@@ -8,6 +8,7 @@
 mod contracts;
 mod examples;
 mod roundtrip;
+mod signed;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
