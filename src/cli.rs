@@ -272,6 +272,20 @@ pub(crate) struct ServeArgs {
     /// Keep the state (videos, downloads) in this JSON file across restarts
     #[arg(long, value_name = "FILE")]
     pub(crate) state: Option<PathBuf>,
+    /// The API rate limit per credential, as COUNT/PERIOD (Cloudflare's is 1200/5m), or `off`
+    /// (for load tests)
+    #[arg(long, value_name = "COUNT/PERIOD|off", default_value = "1200/5m", value_parser = parse_rate)]
+    pub(crate) rate_limit: RateSetting,
+    /// Inject faults from this JSON file (the JSON of `PUT /__emulator/faults`)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) faults: Option<PathBuf>,
+    /// Close a connection idle this long between requests
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) idle_timeout: Duration,
+    /// The most connections open at once (default: 1024, or 64 below the open-file limit); at
+    /// the cap the longest-idle one is closed to make room
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections: Option<std::num::NonZeroUsize>,
 }
 
 /// How fast the emulator's downloads progress.
@@ -332,6 +346,10 @@ pub(crate) struct ConformanceRunArgs {
     /// How long, in seconds, a download may take to end ready or error
     #[arg(long, value_name = "SECS")]
     pub(crate) deadline: Option<u64>,
+    /// The run's budget, in seconds, for waiting out 429s; past it, the checks still to run
+    /// are skipped as rate limited [default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub(crate) max_wait: Option<u64>,
     /// List the checks, one line each, and exit
     #[arg(long)]
     pub(crate) list: bool,

@@ -2,11 +2,12 @@
 //! conformance`), by default against an emulator started in this process; and
 //! `cfstream conformance proxy`, a validating proxy.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use cfstream_conformance::{
-    ProxyOptions, ReportFormat, RunOptions, RunningProxy, Target, catalogue,
+    ProxyOptions, ReportFormat, RunOptions, RunningProxy, Target, TextStream, catalogue,
 };
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
     let mut options = RunOptions::default();
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
+    if let Some(secs) = args.max_wait {
+        options.max_wait = Duration::from_secs(secs);
+    }
 
     // --live is the real API; else --base-url (or CLOUDFLARE_BASE_URL); else an emulator of
     // our own, torn down afterwards (as `cargo xtask conformance` does).
@@ -96,6 +100,18 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
         }
     };
 
+    // The text report streams: each check's lines as soon as it is decided, and a progress
+    // line on a terminal while downloads are waited for.
+    let stream = (!global.json && !global.quiet).then(|| {
+        let mut s = TextStream::new(&target, std::io::stdout());
+        if !global.no_progress && std::io::stderr().is_terminal() {
+            s = s.with_progress(std::io::stderr());
+        }
+        Arc::new(s)
+    });
+    if let Some(s) = &stream {
+        options.reporter = Some(Arc::clone(s) as Arc<dyn cfstream_conformance::Reporter>);
+    }
     let result = cfstream_conformance::run(&target, &options).await;
     if let Some(emu) = emulator {
         emu.shutdown().await;
@@ -108,13 +124,13 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
         std::fs::write(&file.path, report.render(file.format))
             .with_context(|| format!("could not write the report {}", file.path.display()))?;
     }
-    let mut out = std::io::stdout().lock();
-    if global.json {
+    if let Some(s) = &stream {
+        s.finish(&report);
+    } else if global.json {
+        let mut out = std::io::stdout().lock();
         writeln!(out, "{}", report.render(ReportFormat::Json))?;
-    } else if !global.quiet {
-        write!(out, "{}", report.render(ReportFormat::Text))?;
+        out.flush()?;
     }
-    out.flush()?;
     Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
 }
 

@@ -322,7 +322,11 @@ fn pick(downloads: &cfstream_types::Downloads, t: &DownloadType) -> anyhow::Resu
 }
 
 async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result<Outcome> {
-    let api = ctx.client.downloads(&ctx.account);
+    let mut api = ctx.client.downloads(&ctx.account);
+    // `--timeout` bounds all the work for one video: every API call, the wait, the transfer.
+    if let Op::Wait(_, timeout) | Op::Fetch(FetchPlan { timeout, .. }) = &ctx.op {
+        api = api.deadline(tokio::time::Instant::now() + *timeout);
+    }
     let reporter = || -> Arc<dyn Reporter> { bar.clone() };
     match &ctx.op {
         Op::List => {

@@ -247,3 +247,20 @@ pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The `ETag` the emulator serves for `video`'s `default` file (a raw `HEAD`, so that a test
+/// server can present itself as the same file host).
+pub(crate) fn emulator_file_etag(e: &RunningEmulator, video: &VideoId) -> String {
+    let mut conn = TcpStream::connect(e.addr()).expect("connect to the emulator");
+    let head = format!(
+        "HEAD /{video}/downloads/default.mp4 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).expect("send HEAD");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read HEAD answer");
+    answer
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("etag")))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no ETag in {answer:?}"))
+}

@@ -14,7 +14,7 @@ use cfstream_http::reqwest;
 use cfstream_types::{DownloadStatus, DownloadType, VideoId};
 use serde_json::Value;
 
-use crate::common::{Emu, KillOnDrop, MiniServer, ready_list, respond, texts};
+use crate::common::{Emu, KillOnDrop, MiniServer, emulator_file_etag, ready_list, respond, texts};
 
 /// A tiny deterministic generator, so each run kills at the same moments.
 struct Lcg(u64);
@@ -212,20 +212,11 @@ fn a_fetch_killed_mid_transfer_resumes_byte_exact() {
     e.admin()
         .set_download_status(&e.account(), &video, DownloadType::Default, DownloadStatus::Ready)
         .unwrap();
-    // The emulator's validator of the file: a resume from a .part asks `If-Range` with it.
-    let url =
-        format!("{}/{video}/downloads/default.mp4", emu.base_url().trim_end_matches("/client/v4"));
-    let etag =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(
-            async {
-                let r = http().get(&url).header("range", "bytes=0-0").send().await.unwrap();
-                assert_eq!(r.status(), 206, "{url}");
-                r.headers()["etag"].to_str().unwrap().to_owned()
-            },
-        );
-    // A file host that sends the first 3 MiB of the same file, then stalls until the test ends.
+    // A file host that sends the first 3 MiB of the file (with the emulator's validator: it is
+    // the same file), then stalls until the test ends.
     let sent = 3 << 20;
     let stall_video = video.clone();
+    let etag = emulator_file_etag(e, &video);
     let server = MiniServer::start(move |req, conn, stop| {
         let host = req.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
         if req.path.contains("/stream/") {

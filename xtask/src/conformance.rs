@@ -1,12 +1,15 @@
 //! `cargo xtask conformance`: run the conformance suite against the embedded emulator (no
 //! arguments), any server (`--base-url`), or the real API (`--live`).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cfstream_conformance::{Report, ReportFile, RunOptions, Target, catalogue};
+use cfstream_conformance::{
+    Report, ReportFile, Reporter, RunOptions, Target, TextStream, catalogue,
+};
 use cfstream_emulator::Emulator;
 use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
 
@@ -40,6 +43,10 @@ pub(crate) struct Args {
     /// How long, in seconds, a download may take to end ready or error.
     #[arg(long, value_name = "SECS")]
     deadline: Option<u64>,
+    /// The run's budget, in seconds, for waiting out 429s; past it, the checks still to run
+    /// are skipped as rate limited [default: 300].
+    #[arg(long, value_name = "SECS")]
+    max_wait: Option<u64>,
     /// List the checks, one line each, and exit.
     #[arg(long)]
     list: bool,
@@ -66,8 +73,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(run_async(&args))?;
-    write_stdout(&report.render_text())?;
+    let (report, stream) = runtime.block_on(run_async(&args))?;
+    stream.finish(&report);
     for file in &args.report {
         std::fs::write(&file.path, report.render(file.format))
             .with_context(|| format!("cannot write the report '{}'", file.path.display()))?;
@@ -75,10 +82,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-async fn run_async(args: &Args) -> anyhow::Result<Report> {
+/// The text report, streamed to stdout as checks are decided (with a progress line when
+/// stderr is a terminal), as `cfstream conformance` prints it.
+fn stream_to_stdout(target: &Target, options: &mut RunOptions) -> Arc<TextStream> {
+    let mut s = TextStream::new(target, std::io::stdout());
+    if std::io::stderr().is_terminal() {
+        s = s.with_progress(std::io::stderr());
+    }
+    let s = Arc::new(s);
+    options.reporter = Some(Arc::clone(&s) as Arc<dyn Reporter>);
+    s
+}
+
+async fn run_async(args: &Args) -> anyhow::Result<(Report, Arc<TextStream>)> {
     let mut options = RunOptions::default();
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
+    if let Some(secs) = args.max_wait {
+        options.max_wait = Duration::from_secs(secs);
+    }
     let remote = if args.live {
         Some(Url::parse(DEFAULT_BASE_URL).context("invalid default base url")?)
     } else {
@@ -100,9 +122,10 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
         if let Some(secs) = args.deadline {
             options.deadline = Duration::from_secs(secs);
         }
-        return cfstream_conformance::run(&target, &options)
-            .await
-            .context("conformance run failed");
+        let stream = stream_to_stdout(&target, &mut options);
+        let report =
+            cfstream_conformance::run(&target, &options).await.context("conformance run failed")?;
+        return Ok((report, stream));
     }
     // No target given: the embedded emulator, set up for a quick and complete run.
     let emulator = Emulator::builder()
@@ -121,7 +144,9 @@ async fn run_async(args: &Args) -> anyhow::Result<Report> {
     let local = RunOptions::local();
     options.poll_interval = local.poll_interval;
     options.deadline = args.deadline.map_or(local.deadline, Duration::from_secs);
+    let stream = stream_to_stdout(&target, &mut options);
     let result = cfstream_conformance::run(&target, &options).await;
     emulator.shutdown().await;
-    result.context("conformance run against the embedded emulator failed")
+    let report = result.context("conformance run against the embedded emulator failed")?;
+    Ok((report, stream))
 }

@@ -1,10 +1,11 @@
 //! Project automation: `cargo xtask schemas [--check]`, `cargo xtask conformance [...]`,
-//! `cargo xtask soak [...]`, `cargo xtask bench [...]`.
+//! `cargo xtask soak [...]`, `cargo xtask bench [...]`, `cargo xtask mutants [...]`.
 // Doc comments here are clap's help text, read in a terminal: URLs stay bare.
 #![allow(rustdoc::bare_urls)]
 
 mod bench;
 mod conformance;
+mod mutants;
 mod schemas;
 mod soak;
 mod tidy;
@@ -28,6 +29,8 @@ enum Command {
     Conformance(conformance::Args),
     /// Measure the README's performance table (release build; prints Markdown).
     Bench(bench::Args),
+    /// Mutation testing (cargo-mutants, pinned): the changed lines, or the README's places.
+    Mutants(mutants::Args),
     /// Soak the client and emulator: many clients, random faults, invariants checked at the end.
     Soak(soak::Args),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Bench(args) => bench::run(&args),
         Command::Soak(args) => soak::run(&args),
+        Command::Mutants(args) => mutants::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -110,8 +110,16 @@ checks! {
     DownloadUrlServes = "download_url_serves";
     /// A ready download's URL honours `Range`.
     DownloadUrlRange = "download_url_range";
+    /// The file is the file: ranges, HEAD and the full GET agree; audio is not the MP4.
+    DownloadFileConsistent = "download_file_consistent";
+    /// `?filename=` names the attachment; a bad name is refused.
+    DownloadUrlFilename = "download_url_filename";
+    /// A second create answers the same download, never restarting it.
+    CreateIdempotent = "create_idempotent";
     /// Delete then list no longer shows the download.
     DeleteThenList = "delete_then_list";
+    /// Deleting one type leaves the others.
+    DeleteScoped = "delete_scoped";
     /// Deleting again still succeeds.
     DeleteRepeatable = "delete_repeatable";
 }
@@ -245,7 +253,8 @@ pub(crate) const CATALOGUE: &[CheckInfo] = &[
     scenario(
         Check::UnknownVideoFailure,
         SPEC,
-        "listing an unknown (well-formed) video gets a 4XX failure envelope",
+        "every operation on an unknown (well-formed) video gets a 4XX failure envelope (only \
+         list on a live account without --allow-writes)",
         ACCOUNT,
         false,
     ),
@@ -313,9 +322,41 @@ pub(crate) const CATALOGUE: &[CheckInfo] = &[
         false,
     ),
     scenario(
+        Check::DownloadFileConsistent,
+        HTTP,
+        "first, middle, last, open-ended and suffix ranges are the full GET's bytes, with its \
+         length in Content-Range; HEAD's length is GET's; the audio file is not the MP4 file",
+        VIDEO,
+        false,
+    ),
+    scenario(
+        Check::DownloadUrlFilename,
+        DOCS,
+        "`?filename=conformance` answers `attachment` as conformance.mp4 / .m4a; a name over \
+         120 characters or outside [A-Za-z0-9-_] gets a 4XX",
+        VIDEO,
+        false,
+    ),
+    scenario(
+        Check::CreateIdempotent,
+        DOCS,
+        "a second create answers the same download: same url, percentComplete not lower, \
+         ready stays ready",
+        VIDEO,
+        true,
+    ),
+    scenario(
         Check::DeleteThenList,
         SPEC,
         "after DELETE (typed and legacy route) list no longer shows the download",
+        VIDEO,
+        true,
+    ),
+    scenario(
+        Check::DeleteScoped,
+        SPEC,
+        "deleting audio leaves default as it was, and DELETE .../downloads (no type) removes \
+         default only",
         VIDEO,
         true,
     ),
@@ -362,6 +403,17 @@ mod tests {
             assert!(find(c.name).is_some());
         }
         assert!(CATALOGUE.len() >= 20);
+    }
+
+    #[test]
+    fn the_rules_table_in_the_crate_docs_names_every_check_once() {
+        // The workspace README's copy is checked by tests/it/reports.rs (a packaged crate
+        // has only its own files).
+        let docs = include_str!("lib.rs");
+        for c in Check::ALL {
+            let row = format!("| `{}` |", c.name());
+            assert_eq!(docs.matches(&row).count(), 1, "{} in the rules table", c.name());
+        }
     }
 
     #[test]

@@ -28,6 +28,54 @@
 //!
 //! Running the whole suite is `run(&target, &RunOptions::default()).await`; see [`run`].
 //!
+//! # The rules
+//!
+//! Every check, the rule it holds a server to, where the rule comes from (`spec`: the OpenAPI
+//! document; `docs`: Cloudflare's documentation, see `shared/spec/README.md`; `http`: HTTP
+//! semantics, RFC 9110), and what it needs to run (credentials, an account, a `video` that is
+//! ready to stream, `writes`: it creates or deletes downloads, so a live account needs
+//! `allow_writes`). A check that could not judge anything is SKIP with the reason, never PASS.
+//! Each is proven by a server that breaks it in `tests/it/mutants.rs`.
+//!
+//! | rule | source | check | needs |
+//! | --- | --- | --- | --- |
+//! | every answer of the five operations is `200` or a `4XX` | spec | `status_documented` | - |
+//! | ... is `application/json` | spec | `content_type_json` | - |
+//! | ... is JSON matching the operation's 200 or 4XX schema, at most 8 MiB | spec | `body_schema` | - |
+//! | `success` is true on 2XX, false on 4XX/5XX | spec | `success_matches_status` | - |
+//! | a failure carries at least one error | spec | `failure_has_errors` | - |
+//! | every error and message code is an integer >= 1000 | spec | `error_code_range` | - |
+//! | `result` is present and null on failure | spec | `failure_result_null` | - |
+//! | a 429 carries `retry-after`: seconds or an HTTP date, not negative, not over an hour | docs | `retry_after_on_429` | - |
+//! | cfstream-types decodes every 200 body the schema accepts | cfstream-types | `client_model_decodes` | - |
+//! | no credentials: a 4XX failure envelope, never a 2XX | docs | `auth_missing_rejected` | - |
+//! | wrong token, wrong email + key: a 4XX failure envelope | docs | `auth_wrong_rejected` | - |
+//! | a 33-character account or video id: a 4XX failure envelope, never a 5XX | spec | `id_too_long_rejected` | credentials, account |
+//! | a non-hex video id: a 4XX failure envelope (400 or 404 both accepted: the spec leaves it open) | docs | `id_not_hex_rejected` | credentials, account |
+//! | an unknown well-formed video: a 4XX failure envelope from all five operations (list only on a live account without writes) | spec | `unknown_video_failure` | credentials, account |
+//! | an unknown route: a 4XX failure envelope | spec | `unknown_route_failure` | - |
+//! | an undocumented method (`PUT`): a 4XX failure envelope (405 or 404 both accepted) | http | `method_not_allowed_failure` | credentials, account |
+//! | an unknown `download_type`: a 4XX failure envelope, never a 5XX | spec | `download_type_unknown_rejected` | video, writes |
+//! | `POST .../downloads` answers `default`, and list then shows it | spec | `create_then_list` | video, writes |
+//! | `POST .../downloads/audio` answers `audio`, and list then shows it | spec | `create_type_then_list` | video, writes |
+//! | while polled, `percentComplete` never goes down, a final status never changes, no download vanishes | docs | `progress_monotone` | video |
+//! | every download ends `ready` or `error` within the deadline | docs | `progress_terminates` | video |
+//! | a ready download's url answers 200 with a body as long as its `Content-Length` | docs | `download_url_serves` | video |
+//! | `Range: bytes=0-9` answers 206 with those bytes and `Content-Range` | http | `download_url_range` | video |
+//! | first, middle, last, open-ended and suffix ranges are the full GET's bytes, `Content-Range`'s total is its length, HEAD's length is GET's, the audio file is not the MP4 file | http | `download_file_consistent` | video |
+//! | `?filename=conformance` answers `Content-Disposition: attachment` as `conformance.mp4` / `.m4a`; a name over 120 characters or outside `[A-Za-z0-9-_]` gets a 4XX | docs | `download_url_filename` | video |
+//! | a second create answers the same download: same url, `percentComplete` not lower, `ready` stays `ready` | docs | `create_idempotent` | video, writes |
+//! | after a delete (typed and legacy routes), list no longer shows the download | spec | `delete_then_list` | video, writes |
+//! | deleting `audio` leaves `default` as it was; `DELETE .../downloads` (no type) removes `default` only | spec | `delete_scoped` | video, writes |
+//! | deleting again still answers 200 success | spec | `delete_repeatable` | video, writes |
+//!
+//! Never fooled: API bodies are read up to 8 MiB (a larger one is a `body_schema` violation
+//! and is not read further); a wait stops at the first answer that makes waiting pointless;
+//! identical violations fold into one with a count, values are cut at 200 characters and a
+//! check keeps at most 100 distinct violations; 429s are waited out (each wait at most 60 s)
+//! within [`RunOptions::max_wait`], past which the scenarios still to run are SKIP "rate
+//! limited"; credentials a server echoes are redacted from every report and log line.
+//!
 //! # Crate features
 //!
 //! None. The schemas under `schemas/` are embedded at build time and compiled once per
@@ -40,9 +88,11 @@ mod error;
 pub mod generate;
 pub mod proxy;
 mod record;
+mod redact;
 mod report;
 mod runner;
 mod scenarios;
+mod stream;
 mod transport;
 mod validate;
 
@@ -50,5 +100,6 @@ pub use catalogue::{Check, CheckInfo, CheckKind, catalogue};
 pub use error::{Error, ErrorKind};
 pub use proxy::{ProxyOptions, ProxySummary, RunningProxy, proxy};
 pub use report::{CheckResult, Counts, Outcome, Report, ReportFile, ReportFormat};
-pub use runner::{Reporter, RunOptions, Target, run};
+pub use runner::{Reporter, RunOptions, Target, WaitProgress, run};
+pub use stream::TextStream;
 pub use validate::{Validator, Violation};

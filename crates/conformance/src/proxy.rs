@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, ErrorKind};
+use crate::redact::Redactor;
 use crate::validate::{Validator, Violation};
 
 /// The largest request body the proxy forwards.
@@ -198,6 +199,13 @@ pub(crate) fn classify(method: &http::Method, path: &str) -> Option<Operation> {
     Operation::match_request(method.as_str(), path).map(|(op, _)| op)
 }
 
+/// A redactor of the credentials `headers` carry (a bearer token, an email and a key).
+fn request_credentials(headers: &HeaderMap) -> Redactor {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let token = value("authorization").map(|v| v.strip_prefix("Bearer ").unwrap_or(&v).to_owned());
+    Redactor::of([token, value("x-auth-key"), value("x-auth-email")].into_iter().flatten())
+}
+
 fn envelope(status: StatusCode, code: u64, message: &str) -> Response {
     let body = serde_json::json!({
         "success": false,
@@ -256,7 +264,13 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     if let Some(op) = op {
-        let violations = shared.validator.check_http(op, status.as_u16(), &out_headers, &answer);
+        // Judge (and log) a copy without the credentials the request carried, should the
+        // upstream echo them; the client still gets the answer as it is.
+        let redactor = request_credentials(&parts.headers);
+        let mut judged_headers = out_headers.clone();
+        redactor.headers(&mut judged_headers);
+        let judged = redactor.body(answer.clone());
+        let violations = shared.validator.check_http(op, status.as_u16(), &judged_headers, &judged);
         for v in &violations {
             tracing::warn!(
                 operation = op.name(),

@@ -11,20 +11,26 @@ use crate::catalogue::Check;
 use crate::report::{CheckResult, Outcome};
 use crate::runner::Reporter;
 use crate::transport::error_chain;
-use crate::validate::Violation;
+use crate::validate::{Folded, Violation};
 
 /// The running state of one check.
 pub(crate) struct Rec {
     pub(crate) check: Check,
     started: Instant,
-    pub(crate) violations: Vec<Violation>,
+    pub(crate) violations: Folded,
     pub(crate) asserted: bool,
     pub(crate) skip: Option<String>,
 }
 
 impl Rec {
     pub(crate) fn new(check: Check) -> Self {
-        Self { check, started: Instant::now(), violations: vec![], asserted: false, skip: None }
+        Self {
+            check,
+            started: Instant::now(),
+            violations: Folded::default(),
+            asserted: false,
+            skip: None,
+        }
     }
 
     pub(crate) fn fail(
@@ -36,6 +42,14 @@ impl Rec {
     ) {
         self.asserted = true;
         self.violations.push(Violation::new(op, self.check.name(), pointer, rule, value));
+    }
+
+    /// Takes the violations of `other` (a step of this check that is not evidence by itself).
+    pub(crate) fn absorb(&mut self, other: Rec) {
+        for v in other.violations.into_vec() {
+            self.asserted = true;
+            self.violations.push(v);
+        }
     }
 
     pub(crate) fn transport(&mut self, what: &str, e: &reqwest::Error) {
@@ -111,7 +125,7 @@ impl Results {
                 outcome,
                 reason,
                 duration: rec.started.elapsed(),
-                violations: rec.violations,
+                violations: rec.violations.into_vec(),
             },
         );
     }

@@ -241,30 +241,25 @@ impl Report {
     pub fn render_text(&self) -> String {
         let mut s = String::new();
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-        let _ = writeln!(s, "cfstream conformance against {}", self.target);
+        s.push_str(&text_header(&self.target));
         for c in &self.checks {
-            let ms = c.duration.as_millis();
-            let _ = write!(s, "{}  {:width$}  {ms:>6} ms", c.outcome.label(), c.name);
-            if let Some(r) = &c.reason {
-                let _ = write!(s, "  {r}");
-            }
-            s.push('\n');
-            for v in c.violations.iter().take(SHOWN) {
-                let _ = writeln!(s, "      {}", one_line(v));
-            }
-            if c.violations.len() > SHOWN {
-                let _ = writeln!(s, "      ... and {} more", c.violations.len() - SHOWN);
-            }
+            s.push_str(&text_check(c, width));
         }
-        let n = self.counts();
-        s.push('\n');
-        let _ = writeln!(s, "{} requests in {} s", self.requests, seconds(self.duration));
-        let _ = writeln!(
-            s,
-            "conformance: {} passed, {} failed, {} skipped",
-            n.passed, n.failed, n.skipped
-        );
+        s.push_str(&self.render_text_summary());
         s
+    }
+
+    /// The end of the text report: a blank line, the requests and time, the counts.
+    pub fn render_text_summary(&self) -> String {
+        let n = self.counts();
+        format!(
+            "\n{} requests in {} s\nconformance: {} passed, {} failed, {} skipped\n",
+            self.requests,
+            seconds(self.duration),
+            n.passed,
+            n.failed,
+            n.skipped
+        )
     }
 
     /// The report as pretty JSON: target, passed, counts, duration, and every check with its
@@ -425,6 +420,29 @@ impl Report {
         }
         s
     }
+}
+
+/// The first line of the text report.
+pub(crate) fn text_header(target: &str) -> String {
+    format!("cfstream conformance against {target}\n")
+}
+
+/// One check's lines of the text report, its name padded to `width`.
+pub(crate) fn text_check(c: &CheckResult, width: usize) -> String {
+    let mut s = String::new();
+    let ms = c.duration.as_millis();
+    let _ = write!(s, "{}  {:width$}  {ms:>6} ms", c.outcome.label(), c.name);
+    if let Some(r) = &c.reason {
+        let _ = write!(s, "  {r}");
+    }
+    s.push('\n');
+    for v in c.violations.iter().take(SHOWN) {
+        let _ = writeln!(s, "      {}", one_line(v));
+    }
+    if c.violations.len() > SHOWN {
+        let _ = writeln!(s, "      ... and {} more", c.violations.len() - SHOWN);
+    }
+    s
 }
 
 fn one_line(v: &Violation) -> String {

@@ -54,6 +54,37 @@ impl Target {
 pub trait Reporter: Send + Sync {
     /// Called once per check, in the order checks finish.
     fn check_finished(&self, result: &CheckResult);
+
+    /// Called at each poll while downloads are waited for (nothing by default).
+    fn wait_progress(&self, _progress: &WaitProgress) {}
+}
+
+/// Where a wait for downloads stands: the video, each download not yet final with its
+/// progress, and the time waited of the deadline.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WaitProgress {
+    /// The video whose downloads are waited for.
+    pub video: String,
+    /// Each download not yet final: its type and `percentComplete`, if given.
+    pub downloads: Vec<(String, Option<f64>)>,
+    /// How long the wait has lasted.
+    pub waited: Duration,
+    /// How long it may last.
+    pub deadline: Duration,
+}
+
+impl fmt::Display for WaitProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "waiting for {}:", self.video)?;
+        for (t, percent) in &self.downloads {
+            match percent {
+                Some(p) => write!(f, " {t} {p}%")?,
+                None => write!(f, " {t} ?%")?,
+            }
+        }
+        write!(f, " ({:.1} s of {} s)", self.waited.as_secs_f64(), self.deadline.as_secs_f64())
+    }
 }
 
 /// How to run: which checks, and the time limits.
@@ -70,6 +101,9 @@ pub struct RunOptions {
     pub poll_interval: Duration,
     /// How long one API request may take.
     pub request_timeout: Duration,
+    /// The run's budget for waiting out 429s (each wait is at most 60 s): past it, the checks
+    /// still to run are skipped as "rate limited".
+    pub max_wait: Duration,
     /// Told about each result as it is known.
     pub reporter: Option<Arc<dyn Reporter>>,
 }
@@ -82,6 +116,7 @@ impl Default for RunOptions {
             deadline: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
             reporter: None,
         }
     }
@@ -108,6 +143,7 @@ impl fmt::Debug for RunOptions {
             .field("deadline", &self.deadline)
             .field("poll_interval", &self.poll_interval)
             .field("request_timeout", &self.request_timeout)
+            .field("max_wait", &self.max_wait)
             .field("reporter", &self.reporter.as_ref().map(|_| "..."))
             .finish()
     }
@@ -120,9 +156,13 @@ impl fmt::Debug for RunOptions {
 pub async fn run(target: &Target, options: &RunOptions) -> Result<Report, Error> {
     let selected = select(options)?;
     let started = Instant::now();
-    let (checks, requests) = scenarios::run(target, options, &selected).await?;
+    let (checks, requests, redactor) = scenarios::run(target, options, &selected).await?;
     let target_url = redact_url(&target.base_url);
-    Ok(Report::new(target_url, checks, requests, started.elapsed()))
+    let mut report = Report::new(target_url, checks, requests, started.elapsed());
+    // Answers were redacted as they were read; this catches what came another way (an
+    // error's text, a value cut before it could be matched whole).
+    redactor.report(&mut report);
+    Ok(report)
 }
 
 /// The base URL without any user info, for reports and errors.

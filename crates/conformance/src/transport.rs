@@ -2,27 +2,41 @@
 //! request carries ([`Auth`]), waiting out 429s, and the log of every answer of the five
 //! operations for the response checks.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cfstream_types::{Credentials, Operation};
 use http::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
+use crate::redact::Redactor;
 use crate::runner::{RunOptions, Target};
+use crate::validate::parse_retry_after;
+
+/// The most of an API answer's body that is read (as the client reads at most 8 MiB): a
+/// larger body is a violation, and the rest is never read, so memory stays bounded whatever
+/// the server sends.
+pub(crate) const BODY_CAP: usize = 8 * 1024 * 1024;
 
 /// How many 429s in a row one request waits out before its answer is taken as it is.
 const MAX_429_WAITS: u32 = 3;
 /// The wait after a 429 without a usable `retry-after`.
 const DEFAULT_429_WAIT: Duration = Duration::from_secs(1);
-/// The longest wait a `retry-after` can ask of a run.
+/// The longest wait one `retry-after` can ask of a run.
 const MAX_429_WAIT: Duration = Duration::from_secs(60);
 
-/// `retry-after` in seconds, if the header holds a whole number.
-fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
-    headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()
+/// How long to wait after a 429 with these headers: its `retry-after` (seconds or an HTTP
+/// date), else a second when it has none or one that is not usable; never more than a minute
+/// (which an absurd one gets).
+fn wait_after_429(headers: &HeaderMap) -> Duration {
+    let value = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+    match value.map(|v| parse_retry_after(v, SystemTime::now())) {
+        Some(Ok(delay)) => delay.min(MAX_429_WAIT),
+        Some(Err("absurd")) => MAX_429_WAIT,
+        _ => DEFAULT_429_WAIT,
+    }
 }
 
 /// Which credentials a request carries.
@@ -40,11 +54,19 @@ pub(crate) struct Resp {
     pub(crate) what: String,
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
+    /// The body, or its first [`BODY_CAP`] bytes.
     pub(crate) body: Bytes,
+    /// Set when the body is larger than [`BODY_CAP`]: what was seen (the declared length, or
+    /// that the body went on past the cap).
+    pub(crate) oversize: Option<String>,
 }
 
 impl Resp {
+    /// The body as JSON; never for a body cut at the cap (it cannot be whole JSON).
     pub(crate) fn json(&self) -> Option<Value> {
+        if self.oversize.is_some() {
+            return None;
+        }
         serde_json::from_slice(&self.body).ok()
     }
 }
@@ -55,6 +77,7 @@ pub(crate) struct Exchange {
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    pub(crate) oversize: Option<String>,
 }
 
 /// The HTTP side of a run: the API client (no redirects), the file client (never carries the
@@ -66,8 +89,17 @@ pub(crate) struct Http {
     credentials: Option<Credentials>,
     /// How many requests the run made.
     pub(crate) requests: usize,
-    /// Every answer of the five operations, in order.
+    /// Every answer of the five operations, in order (drained by the response checks).
     pub(crate) exchanges: Vec<Exchange>,
+    /// The run's budget for waiting out 429s.
+    max_wait: Duration,
+    /// How long 429s have been waited out so far.
+    waited: Duration,
+    /// Whether a 429 asked for more than the budget had left: from then on, no 429 is
+    /// waited out and the checks still to run are skipped as rate limited.
+    rate_limited: bool,
+    /// Replaces the credentials a server echoes, in every answer, before anything sees it.
+    pub(crate) redactor: Redactor,
 }
 
 impl Http {
@@ -90,7 +122,16 @@ impl Http {
             credentials: target.credentials.clone(),
             requests: 0,
             exchanges: vec![],
+            max_wait: options.max_wait,
+            waited: Duration::ZERO,
+            rate_limited: false,
+            redactor: Redactor::new(target.credentials.as_ref()),
         })
+    }
+
+    /// Whether the 429 wait budget ran out.
+    pub(crate) fn rate_limited(&self) -> bool {
+        self.rate_limited
     }
 
     /// One request, answered as it is.
@@ -117,10 +158,13 @@ impl Http {
         self.requests += 1;
         let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await?;
+        let mut headers = resp.headers().clone();
+        let (body, oversize) = read_capped(resp, BODY_CAP).await?;
+        // A credential the server echoes must not reach a check, a log line or a report.
+        let body = self.redactor.body(body);
+        self.redactor.headers(&mut headers);
         tracing::debug!(%what, status, "answer");
-        Ok(Resp { op, what, status, headers, body })
+        Ok(Resp { op, what, status, headers, body, oversize })
     }
 
     /// Sends a request to `path` (relative to the base URL), keeps the answer for the response
@@ -141,15 +185,25 @@ impl Http {
                     status: r.status,
                     headers: r.headers.clone(),
                     body: r.body.clone(),
+                    oversize: r.oversize.clone(),
                 });
             }
             // A rate-limited answer is judged like any other (`retry_after_on_429`), then waited
-            // out, so that a live account's limit does not fail the scenarios.
-            if r.status == 429 && waits < MAX_429_WAITS {
+            // out, so that a live account's limit does not fail the scenarios; but never past
+            // the run's budget.
+            if r.status == 429 && waits < MAX_429_WAITS && !self.rate_limited {
+                let delay = wait_after_429(&r.headers);
+                if self.waited + delay > self.max_wait {
+                    tracing::warn!(
+                        what = %r.what,
+                        waited_ms = self.waited.as_millis() as u64,
+                        "rate limited past the wait budget: the checks still to run are skipped"
+                    );
+                    self.rate_limited = true;
+                    return Ok(r);
+                }
                 waits += 1;
-                let delay = retry_after_secs(&r.headers)
-                    .map_or(DEFAULT_429_WAIT, Duration::from_secs)
-                    .min(MAX_429_WAIT);
+                self.waited += delay;
                 tracing::info!(what = %r.what, delay_ms = delay.as_millis() as u64, "rate limited: waiting");
                 tokio::time::sleep(delay).await;
                 continue;
@@ -157,6 +211,29 @@ impl Http {
             return Ok(r);
         }
     }
+}
+
+/// Reads at most `cap` bytes of `resp`'s body: the body, and what made it too large, if it
+/// is (a declared length over the cap is not read at all).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<(Bytes, Option<String>), reqwest::Error> {
+    if let Some(n) = resp.content_length()
+        && n > cap as u64
+    {
+        return Ok((Bytes::new(), Some(format!("Content-Length {n}"))));
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if buf.len() + chunk.len() > cap {
+            let room = cap - buf.len();
+            buf.extend_from_slice(&chunk[..room]);
+            return Ok((buf.freeze(), Some(format!("more than {cap} bytes"))));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((buf.freeze(), None))
 }
 
 /// An error and its causes, on one line.

@@ -2,6 +2,7 @@
 //! broken rule looks like ([`Violation`]).
 
 use std::sync::LazyLock;
+use std::time::{Duration, SystemTime};
 
 use cfstream_types::{DeletedEnvelope, DownloadsEnvelope, Operation, ResponseKind};
 use serde::{Serialize, Serializer};
@@ -10,8 +11,13 @@ use serde_json::Value;
 use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
 
-/// How many characters of an offending value a [`Violation`] keeps.
-const VALUE_MAX: usize = 120;
+/// How many characters of an offending value (and of a pointer) a [`Violation`] keeps.
+const VALUE_MAX: usize = 200;
+/// How many characters of a rule a [`Violation`] keeps (a schema's message quotes the value).
+const RULE_MAX: usize = 400;
+/// How many distinct violations one check keeps; the rest are counted, so that a report's
+/// size is bounded whatever the server sends.
+pub(crate) const KEPT_PER_CHECK: usize = 100;
 
 macro_rules! schema_text {
     ($name:literal) => {
@@ -39,8 +45,18 @@ pub struct Violation {
     pub pointer: String,
     /// The rule that was broken, in words.
     pub rule: String,
-    /// The offending value, cut to 120 characters.
+    /// The offending value (the first one seen, when folded), cut to 200 characters.
     pub value: String,
+    /// How many times it was seen: identical violations (same check, operation, pointer and
+    /// rule) fold into one.
+    #[serde(skip_serializing_if = "is_one")]
+    pub count: usize,
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 fn op_name<S: Serializer>(op: &Option<Operation>, s: S) -> Result<S::Ok, S::Error> {
@@ -62,10 +78,67 @@ impl Violation {
         Self {
             operation,
             check: check.to_owned(),
-            pointer: pointer.into(),
-            rule: rule.into(),
+            pointer: truncate(&pointer.into()),
+            rule: truncate_to(&rule.into(), RULE_MAX),
             value: truncate(value.as_ref()),
+            count: 1,
         }
+    }
+
+    /// Whether `other` is the same violation (check, operation, pointer, rule), whatever its
+    /// value.
+    pub(crate) fn same_as(&self, other: &Violation) -> bool {
+        self.check == other.check
+            && self.operation == other.operation
+            && self.pointer == other.pointer
+            && self.rule == other.rule
+    }
+}
+
+/// The violations of one check, folded and bounded: an identical violation adds to the
+/// count of the first, and past [`KEPT_PER_CHECK`] distinct ones the rest are only counted.
+#[derive(Debug, Default)]
+pub(crate) struct Folded {
+    kept: Vec<Violation>,
+    dropped: usize,
+}
+
+impl Folded {
+    pub(crate) fn push(&mut self, v: Violation) {
+        if let Some(same) = self.kept.iter_mut().find(|k| k.same_as(&v)) {
+            same.count += v.count;
+        } else if self.kept.len() < KEPT_PER_CHECK {
+            self.kept.push(v);
+        } else {
+            self.dropped += v.count;
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// How many violations were pushed, folded or not.
+    pub(crate) fn total(&self) -> usize {
+        self.kept.iter().map(|v| v.count).sum::<usize>() + self.dropped
+    }
+
+    /// The kept violations, then one that counts the dropped ones (if any).
+    pub(crate) fn into_vec(mut self) -> Vec<Violation> {
+        if self.dropped > 0
+            && let Some(first) = self.kept.first()
+        {
+            let mut more = Violation::new(
+                None,
+                &first.check.clone(),
+                "",
+                format!("more distinct violations, not kept (a check keeps {KEPT_PER_CHECK})"),
+                "",
+            );
+            more.count = self.dropped;
+            self.kept.push(more);
+        }
+        self.kept
     }
 }
 
@@ -75,18 +148,28 @@ impl std::fmt::Display for Violation {
             write!(f, "[{op}] ")?;
         }
         let at = if self.pointer.is_empty() { "(body)" } else { self.pointer.as_str() };
-        write!(f, "{}: at {at}: {} (got {})", self.check, self.rule, self.value)
+        write!(f, "{}: at {at}: {} (got {})", self.check, self.rule, self.value)?;
+        if self.count > 1 {
+            write!(f, " [{} times]", self.count)?;
+        }
+        Ok(())
     }
 }
 
 /// Cuts `s` to [`VALUE_MAX`] characters, marking the cut.
 pub(crate) fn truncate(s: &str) -> String {
-    if s.chars().count() <= VALUE_MAX {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(VALUE_MAX).collect();
-        out.push('…');
-        out
+    truncate_to(s, VALUE_MAX)
+}
+
+/// Cuts `s` to `max` characters, marking the cut.
+pub(crate) fn truncate_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((at, _)) => {
+            let mut out = s[..at].to_owned();
+            out.push('…');
+            out
+        }
     }
 }
 
@@ -258,14 +341,32 @@ impl Validator {
         let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let mut out = self.check_response(op, status, ct, body);
         if status == 429 {
-            let ra = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            if !ra.is_some_and(valid_retry_after) {
+            let ra = headers.get(http::header::RETRY_AFTER).map(|v| v.to_str().ok());
+            let rule = match ra {
+                None => Some("a 429 must carry retry-after as seconds or an HTTP date".to_owned()),
+                Some(None) => Some("retry-after must be seconds or an HTTP date".to_owned()),
+                Some(Some(v)) => match parse_retry_after(v, SystemTime::now()) {
+                    Ok(_) => None,
+                    Err("absurd") => Some(format!(
+                        "retry-after must not ask for more than {} s (absurd)",
+                        RETRY_AFTER_SANE.as_secs()
+                    )),
+                    Err(why) => {
+                        Some(format!("retry-after must be seconds or an HTTP date ({why})"))
+                    }
+                },
+            };
+            if let Some(rule) = rule {
                 out.push(Violation::new(
                     Some(op),
                     Check::RetryAfterOn429.name(),
                     "header:retry-after",
-                    "a 429 must carry retry-after as seconds or an HTTP date",
-                    ra.unwrap_or("(none)"),
+                    rule,
+                    match ra {
+                        None => "(none)",
+                        Some(None) => "(not text)",
+                        Some(Some(v)) => v,
+                    },
                 ));
             }
         }
@@ -415,20 +516,27 @@ pub(crate) fn is_json_media_type(ct: Option<&str>) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn valid_retry_after(v: &str) -> bool {
-    let v = v.trim();
-    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())) || looks_like_http_date(v)
-}
+/// The longest `retry-after` that is not absurd: an hour (the documented rate-limit window
+/// is five minutes).
+pub(crate) const RETRY_AFTER_SANE: Duration = Duration::from_secs(3600);
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate), the form servers send.
-fn looks_like_http_date(v: &str) -> bool {
-    let parts: Vec<&str> = v.split_whitespace().collect();
-    parts.len() == 6
-        && parts[0].ends_with(',')
-        && parts[1].len() == 2
-        && parts[3].len() == 4
-        && parts[4].len() == 8
-        && parts[5] == "GMT"
+/// What a `retry-after` value asks for, read at `now`: whole seconds, or an HTTP date (a date
+/// in the past asks for no wait). Fails with what is wrong: negative, malformed, or absurd
+/// (more than [`RETRY_AFTER_SANE`]).
+pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Result<Duration, &'static str> {
+    let v = v.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let delay = if digits(v) {
+        // Too many digits for a u64 is absurd too.
+        Duration::from_secs(v.parse().unwrap_or(u64::MAX))
+    } else if v.strip_prefix('-').is_some_and(digits) {
+        return Err("negative");
+    } else if let Ok(date) = httpdate::parse_http_date(v) {
+        date.duration_since(now).unwrap_or(Duration::ZERO)
+    } else {
+        return Err("malformed");
+    };
+    if delay > RETRY_AFTER_SANE { Err("absurd") } else { Ok(delay) }
 }
 
 #[cfg(test)]
@@ -513,6 +621,51 @@ mod tests {
             http::HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
         assert!(v().check_http(Operation::List, 429, &h, body).is_empty());
+        for (bad, rule) in [
+            ("-5", "retry-after must be seconds or an HTTP date (negative)"),
+            ("soon", "retry-after must be seconds or an HTTP date (malformed)"),
+            ("3601", "retry-after must not ask for more than 3600 s (absurd)"),
+            ("99999999999999999999999", "retry-after must not ask for more than 3600 s (absurd)"),
+            (
+                "Fri, 31 Dec 9999 23:59:59 GMT",
+                "retry-after must not ask for more than 3600 s (absurd)",
+            ),
+        ] {
+            h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static(bad));
+            let vs = v().check_http(Operation::List, 429, &h, body);
+            assert_eq!(vs.len(), 1, "{bad}: {vs:#?}");
+            assert_eq!((vs[0].rule.as_str(), vs[0].value.as_str()), (rule, bad));
+        }
+        let now = SystemTime::now();
+        let in_30s = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        let d = parse_retry_after(&in_30s, now).unwrap();
+        assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30), "{d:?}");
+        assert_eq!(parse_retry_after(" 7 ", now), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("3600", now), Ok(RETRY_AFTER_SANE));
+    }
+
+    #[test]
+    fn identical_violations_fold_and_a_check_keeps_a_bounded_number() {
+        let v = |pointer: &str, value: &str| {
+            Violation::new(Some(Operation::List), "body_schema", pointer, "rule", value)
+        };
+        let mut f = Folded::default();
+        f.push(v("/a", "first"));
+        f.push(v("/a", "second"));
+        f.push(v("/b", "x"));
+        let out = f.into_vec();
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].count, out[0].value.as_str()), (2, "first"));
+        assert_eq!(out[0].to_string(), "[list] body_schema: at /a: rule (got first) [2 times]");
+        let mut f = Folded::default();
+        for i in 0..KEPT_PER_CHECK + 5 {
+            f.push(v(&format!("/{i}"), "x"));
+            f.push(v(&format!("/{i}"), "x"));
+        }
+        let out = f.into_vec();
+        assert_eq!(out.len(), KEPT_PER_CHECK + 1);
+        assert_eq!(out[KEPT_PER_CHECK].count, 10);
+        assert!(out[KEPT_PER_CHECK].rule.starts_with("more distinct violations"));
     }
 
     #[test]

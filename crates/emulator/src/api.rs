@@ -52,8 +52,12 @@ pub(crate) async fn operate(
     params: &PathParams<'_>,
     body: Body,
 ) -> Response {
-    let account = AccountId::new(params.account_id);
-    let video = VideoId::new(params.identifier);
+    // Ids travel percent-encoded: their bounds are on the decoded characters (a 32-character
+    // id of any script is schema-valid, however long its encoding).
+    let (account_id, identifier) =
+        (PathParams::decoded(params.account_id), PathParams::decoded(params.identifier));
+    let account = AccountId::new(&*account_id);
+    let video = VideoId::new(&*identifier);
     if let Err(e) = &account
         && let Some(res) = id_error(e, "account_id")
     {
@@ -77,12 +81,13 @@ pub(crate) async fn operate(
             );
         }
     };
-    let Ok(account) = account else { return unknown_account(params.account_id) };
+    let Ok(account) = account else { return unknown_account(&account_id) };
+    // A schema-valid id that cannot exist (not hex) is an unknown video, as any other.
     let Ok(video) = video else {
         return if !shared.store().has_account(&account) {
-            unknown_account(params.account_id)
+            unknown_account(&account_id)
         } else {
-            unknown_video(params.account_id, params.identifier)
+            unknown_video(&account_id, &identifier)
         };
     };
     if op.method() == Method::Post

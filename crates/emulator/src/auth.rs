@@ -1,12 +1,14 @@
 //! Checking a request's credentials against the configured ones, as Cloudflare does: no
 //! credentials at all is 401 (code 9106), wrong ones 403 (code 10000).
 
+use std::net::IpAddr;
+
 use axum::response::Response;
 use cfstream_types::auth::{AUTHORIZATION, X_AUTH_EMAIL, X_AUTH_KEY};
 use cfstream_types::{Credentials, ErrorCode};
 use http::{HeaderMap, StatusCode};
 
-use crate::content::fnv1a;
+use crate::ratelimit::RateKey;
 use crate::respond::failure;
 
 /// Why a request is not authenticated.
@@ -41,37 +43,48 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// Checks `headers` against `accepted`. `Authorization` decides when present; otherwise the
 /// email + key pair.
 pub(crate) fn check(headers: &HeaderMap, accepted: &[Credentials]) -> Result<(), Denied> {
+    matching(headers, accepted).map(|_| ())
+}
+
+/// The rate limiter's key for a request: the accepted credentials it presents (however they
+/// are written), or else its client address, so that made-up credentials cannot buy fresh
+/// buckets.
+pub(crate) fn rate_key(headers: &HeaderMap, accepted: &[Credentials], client: IpAddr) -> RateKey {
+    match matching(headers, accepted) {
+        Ok(i) => RateKey::Credential(i),
+        Err(_) => RateKey::Address(client),
+    }
+}
+
+/// The index in `accepted` of the credentials `headers` present, as [`check`] decides.
+fn matching(headers: &HeaderMap, accepted: &[Credentials]) -> Result<usize, Denied> {
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value.as_bytes();
         let token = match value.get(..7) {
             Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
             _ => return Err(Denied::Wrong),
         };
-        let ok = accepted.iter().any(|c| match c {
-            Credentials::Token(t) => same(t.expose().as_bytes(), token),
-            _ => false,
-        });
-        return if ok { Ok(()) } else { Err(Denied::Wrong) };
+        return accepted
+            .iter()
+            .position(|c| match c {
+                Credentials::Token(t) => same(t.expose().as_bytes(), token),
+                _ => false,
+            })
+            .ok_or(Denied::Wrong);
     }
     let (Some(email), Some(key)) = (headers.get(X_AUTH_EMAIL), headers.get(X_AUTH_KEY)) else {
         return Err(Denied::Missing);
     };
-    let ok = accepted.iter().any(|c| match c {
-        Credentials::Key { email: e, key: k } => {
-            e.as_bytes().eq_ignore_ascii_case(email.as_bytes().trim_ascii())
-                && same(k.expose().as_bytes(), key.as_bytes().trim_ascii())
-        }
-        _ => false,
-    });
-    if ok { Ok(()) } else { Err(Denied::Wrong) }
-}
-
-/// The rate limiter's key for a request: a hash of whatever credentials it presents (checked
-/// or not), so each user has its own window; anonymous requests share one.
-pub(crate) fn rate_key(headers: &HeaderMap) -> u64 {
-    let get =
-        |name| headers.get(name).map(|v: &http::HeaderValue| v.as_bytes()).unwrap_or_default();
-    fnv1a(&[get(AUTHORIZATION), b"\0", get(X_AUTH_EMAIL), b"\0", get(X_AUTH_KEY)])
+    accepted
+        .iter()
+        .position(|c| match c {
+            Credentials::Key { email: e, key: k } => {
+                e.as_bytes().eq_ignore_ascii_case(email.as_bytes().trim_ascii())
+                    && same(k.expose().as_bytes(), key.as_bytes().trim_ascii())
+            }
+            _ => false,
+        })
+        .ok_or(Denied::Wrong)
 }
 
 #[cfg(test)]
@@ -124,9 +137,14 @@ mod tests {
             check(&headers(&[("authorization", "Bearer k3y")]), &accepted),
             Err(Denied::Wrong)
         );
-        assert_ne!(
-            rate_key(&headers(&[("authorization", "Bearer a")])),
-            rate_key(&HeaderMap::new())
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let key = |pairs| rate_key(&headers(pairs), &accepted, ip);
+        assert_eq!(key(&[("authorization", "bearer  tok ")]), RateKey::Credential(0));
+        assert_eq!(
+            key(&[("x-auth-email", " ME@example.com"), ("x-auth-key", "k3y ")]),
+            RateKey::Credential(1)
         );
+        assert_eq!(key(&[("authorization", "Bearer made-up")]), RateKey::Address(ip));
+        assert_eq!(key(&[]), RateKey::Address(ip));
     }
 }

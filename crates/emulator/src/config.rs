@@ -30,7 +30,8 @@ impl Progress {
     }
 }
 
-/// A rate limit on the API routes, per credential, in fixed windows as Cloudflare does: once
+/// A rate limit on the API routes, per accepted credential (and per client address without
+/// valid credentials), in fixed windows as Cloudflare does: once
 /// over the limit, every call is answered 429 until the window ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {

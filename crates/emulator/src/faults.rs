@@ -23,7 +23,7 @@
 //! answers normally but still uses up its turn). A `probability` rule fires with its
 //! probability; each request to its route draws one number from the generator.
 //!
-//! This module also applies a drawn fault to a request ([`apply`], crate-internal).
+//! This module also applies a drawn fault to a request (`apply`, crate-internal).
 
 use std::fmt;
 use std::future::Future;

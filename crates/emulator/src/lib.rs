@@ -62,7 +62,7 @@
 //!   the rate limit (429); credentials: none 401 code 9106, wrong 403 code 10000 (checked
 //!   before faults, so a 2XX never comes without valid credentials); injected faults;
 //!   `account_id` or `identifier` over 32
-//!   characters: 400 code 10400 naming the parameter in the message and `source.pointer`;
+//!   characters (counted after percent-decoding, in characters): 400 code 10400 naming the parameter in the message and `source.pointer`;
 //!   a `download_type` other than `default` or `audio`: 400 naming it; a POST body that is
 //!   neither empty nor JSON: 400.
 //! - An account the emulator does not hold answers 403 code 10000, which is what Cloudflare
@@ -81,13 +81,22 @@
 //!   `Range` (206 + `Content-Range`; 416 + `Content-Range: bytes */size` when unsatisfiable;
 //!   other forms are ignored), `?filename=NAME` (1 to 120 of `[A-Za-z0-9_-]`, else 400) as
 //!   `Content-Disposition: attachment; filename="NAME.mp4"`, 404 until the download is `ready`.
-//! - Rate limit ([`RateLimit`]), per presented credentials, in fixed windows: every API answer
-//!   carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds);
-//!   past the limit, 429 code 10429 with `retry-after` until the window ends.
+//! - Rate limit ([`RateLimit`]), in fixed windows, one per accepted credential (however it is
+//!   written: `bearer  TOKEN ` is `Bearer TOKEN`) and one per client address for requests
+//!   without valid credentials (made-up tokens buy no fresh windows), in a table of at most
+//!   4096 (past it, new keys share one window): every API answer carries `x-ratelimit-limit`,
+//!   `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds); past the limit, 429 code 10429
+//!   with `retry-after` until the window ends.
 //! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
 //!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
 //!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected
 //!   5XX faults, and for a change the state file cannot take, are emulator-only too).
+//! - Connections: a client has [`HEADER_READ_TIMEOUT`] (30 s) to send a request's head, from
+//!   its first byte or from the connect, and a connection idle for [`IDLE_TIMEOUT`] (60 s)
+//!   between requests is closed. At most [`EmulatorBuilder::max_connections`] are open (1024 by
+//!   default, or 64 below the open-file limit): at the cap a new connection closes the one idle
+//!   the longest; if every connection is answering a request, it is refused with 503 code
+//!   10503, `retry-after: 1`.
 //! - Each request is logged on a `request` span (`method`, `path`) with an `answered` event
 //!   (`status`, `latency_ms`) at INFO; credentials are never logged.
 //! - State file ([`EmulatorBuilder::state_file`]): locked for the emulator's life (a second
@@ -96,7 +105,8 @@
 //!   or a video in an account, twice is refused; temporary files of an interrupted save are
 //!   removed); rewritten atomically after every change, before the change is answered, and at
 //!   shutdown. A change that cannot be saved (disk full, permissions) is undone and answered
-//!   503 code 10503: the one 5XX that is not an injected fault. In-progress downloads resume
+//!   503 code 10503: with a connection refused over the cap, the only 5XX that is not an
+//!   injected fault. In-progress downloads resume
 //!   where they were plus the time the emulator was down (the file records when it was
 //!   written), so progress never goes down across a restart, even after a `kill -9`.
 //!
@@ -142,6 +152,7 @@ pub use faults::{Fault, FaultRoute, FaultRule, Faults};
 pub use seed::{DEMO_ACCOUNT, DEMO_VIDEOS, Seed, VideoInfo};
 pub use shared::{Admin, RequestRecord};
 
+use crate::conn::{Registry, Timeouts};
 use crate::faults::FaultPlan;
 use crate::persist::Persister;
 use crate::ratelimit::Limiter;
@@ -154,6 +165,23 @@ pub const DEMO_TOKEN: &str = "cfstream-demo-token";
 /// The size of each generated download file unless [`EmulatorBuilder::file_size`] says
 /// otherwise: 1 MiB.
 pub const DEFAULT_FILE_SIZE: u64 = 1024 * 1024;
+
+/// How long a connection may sit idle between requests, unless
+/// [`EmulatorBuilder::idle_timeout`] says otherwise: 60 s.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a client may take to send a request's head, unless
+/// [`EmulatorBuilder::header_read_timeout`] says otherwise: 30 s.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default cap on open connections: 1024, or 64 below the process's open-file limit if
+/// that is lower (the rest is left for the state file, the listener and the like).
+fn default_max_connections() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let below =
+        limit.map_or(usize::MAX, |l| usize::try_from(l.saturating_sub(64)).unwrap_or(usize::MAX));
+    below.clamp(16, 1024)
+}
 
 /// The entry point: [`Emulator::builder`].
 #[derive(Debug)]
@@ -173,6 +201,8 @@ impl Emulator {
             file_size: DEFAULT_FILE_SIZE,
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             state_file: None,
+            max_connections: None,
+            timeouts: Timeouts { header_read: HEADER_READ_TIMEOUT, idle: IDLE_TIMEOUT },
         }
     }
 }
@@ -188,6 +218,8 @@ pub struct EmulatorBuilder {
     file_size: u64,
     bind: SocketAddr,
     state_file: Option<PathBuf>,
+    max_connections: Option<usize>,
+    timeouts: Timeouts,
 }
 
 impl EmulatorBuilder {
@@ -263,6 +295,33 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The most connections open at once (default: 1024, or fewer when the process's open-file
+    /// limit is lower: 64 below it). At the cap, a new connection closes the one idle the
+    /// longest; if every connection is answering a request, the new one is refused with 503
+    /// (code 10503) and `retry-after: 1`.
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// How long a connection may sit idle between requests before it is closed (default
+    /// [`IDLE_TIMEOUT`], 60 s).
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.idle = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's head, from its first byte (or from the
+    /// connection's start) before the connection is closed (default [`HEADER_READ_TIMEOUT`],
+    /// 30 s).
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.header_read = timeout;
+        self
+    }
+
     /// Binds, loads the state and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<RunningEmulator, Error> {
         self.seed.validate()?;
@@ -310,6 +369,8 @@ impl EmulatorBuilder {
             progress: self.progress,
             persist,
             writer: Mutex::new(()),
+            conns: Registry::new(self.max_connections.unwrap_or_else(default_max_connections)),
+            timeouts: self.timeouts,
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
         });

@@ -3,6 +3,7 @@
 //! here in order: route (7003), method (405 + `Allow`), rate limit, credentials, injected
 //! faults, then the operation (`api.rs`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -16,7 +17,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::api;
-use crate::conn::ConnControl;
+use crate::conn::{ClientAddr, ConnControl};
 use crate::faults::{self, FaultRoute};
 use crate::input::{MAX_HEADERS, MAX_URI};
 use crate::ratelimit::Verdict;
@@ -95,7 +96,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let fault = faults::draw(&shared.faults, FaultRoute::File);
         return faults::apply(&fault, control, async { files::answer(&shared, &parts) }).await;
     }
-    let verdict = shared.limiter.check(auth::rate_key(req.headers()), Instant::now());
+    // Requests that did not come through our accept loop have no address: one bucket.
+    let client = req.extensions().get::<ClientAddr>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+    let key = auth::rate_key(req.headers(), &shared.credentials, client);
+    let verdict = shared.limiter.check(key, Instant::now());
     let mut res = match verdict {
         Verdict::Blocked { limit, reset_secs } => respond::rate_limited(
             reset_secs,

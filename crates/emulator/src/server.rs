@@ -17,9 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::conn::ConnControl;
+use crate::conn::{ClientAddr, ConnControl, Tracked};
 use crate::input::{MAX_HEADERS, MAX_URI};
 use crate::router::SERVER;
 use crate::shared::Shared;
@@ -40,10 +41,15 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(stream, app.clone(), shared.clone(), shutdown.clone()));
-                }
+                Ok((stream, peer)) => match shared.conns.admit(Instant::now()) {
+                    Some((id, control)) => {
+                        let _ = stream.set_nodelay(true);
+                        let client = ClientAddr(peer.ip());
+                        let admitted = Admitted { shared: shared.clone(), id, control, client };
+                        conns.spawn(connection(stream, app.clone(), admitted, shutdown.clone()));
+                    }
+                    None => refuse(&stream, &shared),
+                },
                 Err(e) => {
                     // Out of file descriptors or the like: wait a little instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -57,18 +63,60 @@ pub(crate) async fn serve(
     while conns.join_next().await.is_some() {}
 }
 
+/// Answers a connection over the cap, when no open connection is idle enough to make room:
+/// 503 with `retry-after`, then the connection closes. A client that sends nothing keeps
+/// nothing open: the answer is written without waiting.
+fn refuse(stream: &TcpStream, shared: &Shared) {
+    let max = shared.conns.max();
+    let message = format!("too many open connections (at most {max}): retry later");
+    tracing::warn!(max, "connection refused: every open connection is answering a request");
+    let body = serde_json::to_vec(&Envelope::<()>::failure(vec![ApiMessage::new(
+        ErrorCode::from(10503),
+        message,
+    )]))
+    .unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\nserver: {SERVER}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    // A fresh socket's send buffer takes this at once; if not, the client sees the close.
+    let _ = stream.try_write(&out);
+    shared.record("-", "-", 503);
+}
+
+/// An admitted connection: forgotten by the registry when its task ends, however it ends.
+struct Admitted {
+    shared: Arc<Shared>,
+    id: u64,
+    control: Arc<ConnControl>,
+    client: ClientAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.shared.conns.remove(self.id);
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     app: Router,
-    shared: Arc<Shared>,
+    admitted: Admitted,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let control = Arc::new(ConnControl::default());
-    let io = TokioIo::new(GuardedIo::new(stream, control.clone(), shared));
+    let control = admitted.control.clone();
+    let timeouts = admitted.shared.timeouts;
+    let io = TokioIo::new(GuardedIo::new(stream, control.clone(), admitted.shared.clone()));
     let svc_control = control.clone();
+    let client = admitted.client;
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let busy = svc_control.begin();
         req.extensions_mut().insert(svc_control.clone());
-        app.clone().oneshot(req.map(Body::new))
+        req.extensions_mut().insert(client);
+        let answer = app.clone().oneshot(req.map(Body::new));
+        async move { answer.await.map(|res| res.map(|b| Body::new(Tracked::new(b, busy)))) }
     });
     let conn =
         hyper::server::conn::http1::Builder::new().max_buf_size(MAX_BUF).serve_connection(io, svc);
@@ -78,6 +126,7 @@ async fn connection(
         conn.as_mut().graceful_shutdown();
     }
     loop {
+        let check_at = control.check_at(timeouts, Instant::now());
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -90,8 +139,16 @@ async fn connection(
                 // for a reset.
                 if control.reset_asked() {
                     tracing::info!("injected fault: connection reset");
+                } else {
+                    tracing::debug!("connection closed by the server");
                 }
                 return;
+            }
+            () = tokio::time::sleep_until(check_at) => {
+                if control.expired(timeouts, Instant::now()) {
+                    tracing::debug!("connection timed out (idle, or too slow to send a request)");
+                    return;
+                }
             }
             changed = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
@@ -187,7 +244,12 @@ impl AsyncRead for GuardedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            self.control.on_read();
+        }
+        Poll::Ready(Ok(()))
     }
 }
 

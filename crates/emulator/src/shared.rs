@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::Progress;
+use crate::conn::{Registry, Timeouts};
 use crate::error::{Error, ErrorKind};
 use crate::faults::{FaultPlan, Faults};
 use crate::persist::Persister;
@@ -50,6 +51,10 @@ pub(crate) struct Shared {
     pub(crate) file_size: u64,
     pub(crate) progress: Progress,
     pub(crate) persist: Option<Arc<Persister>>,
+    /// The open connections, capped.
+    pub(crate) conns: Registry,
+    /// When idle and slow connections are closed.
+    pub(crate) timeouts: Timeouts,
     /// Held while a change is made and saved, so saves happen one at a time, in order.
     pub(crate) writer: Mutex<()>,
     pub(crate) requests: AtomicU64,

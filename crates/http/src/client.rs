@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use cfstream_types::auth::{CredentialsError, ENV_API_KEY, ENV_API_TOKEN, ENV_EMAIL};
 use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Endpoint, Method, Url};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument as _;
@@ -14,7 +15,7 @@ use tracing::Instrument as _;
 use crate::downloads::DownloadsApi;
 use crate::error::{Error, ErrorKind};
 use crate::policy::{
-    Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
+    Deadline, Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
 };
 use crate::reporter::{NoopReporter, Reporter};
 
@@ -22,8 +23,7 @@ use crate::reporter::{NoopReporter, Reporter};
 const MAX_API_BODY: usize = 8 * 1024 * 1024;
 
 /// The environment variables [`Client::from_env`] reads.
-pub const ENV_VARS: [&str; 4] =
-    ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_BASE_URL"];
+pub const ENV_VARS: [&str; 4] = [ENV_API_TOKEN, ENV_EMAIL, ENV_API_KEY, "CLOUDFLARE_BASE_URL"];
 
 /// An async client for Cloudflare Stream's downloads API.
 ///
@@ -116,26 +116,27 @@ impl Client {
     }
 
     /// One attempt of `endpoint`: rate limit, credentials, and one timer, for the attempt
-    /// timeout or what is left before `deadline` (the operation timeout), whichever is sooner.
-    /// Returns any status.
+    /// timeout or what is left before `deadline` (the operation timeout or the caller's),
+    /// whichever is sooner. Returns any status.
     pub(crate) async fn attempt(
         &self,
         endpoint: &Endpoint,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Deadline>,
     ) -> Result<RawResponse, Error> {
         let i = &self.inner;
-        if let Err(wait) = i.limiter.acquire(deadline).await {
+        if let Err(wait) = i.limiter.acquire(deadline.map(|d| d.at)).await {
             // The wait as a retry hint: the retry loop sees it ends past the deadline and stops.
+            // Only a deadline refuses a wait.
+            let past = deadline.map(|d| d.describe()).unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::Timeout,
-                // Only a deadline refuses a wait, and only an operation timeout sets one.
-                format!(
-                    "the rate limit allows the next request in {wait:?}, past the operation \
-                     timeout of {:?}",
-                    i.operation_timeout.unwrap_or_default()
-                ),
+                format!("the rate limit allows the next request in {wait:?}, past {past}"),
             )
             .with_retry_after(Some(wait)));
+        }
+        if let Some(d) = deadline.filter(|d| d.remaining().is_zero()) {
+            // Nothing can be sent and answered in no time.
+            return Err(d.expired());
         }
         let url = endpoint.url_under(&i.base);
         let method = match endpoint.method() {
@@ -161,21 +162,22 @@ impl Client {
             let body = read_limited(resp, MAX_API_BODY).await.map_err(|e| e.with_status(status))?;
             Ok(RawResponse { status, headers, body })
         };
-        let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let remaining = deadline.map(|d| (d.remaining(), d));
         let timeout = match (i.attempt_timeout, remaining) {
-            (Some(a), Some(r)) if r < a => Some((r, false)),
-            (Some(a), _) => Some((a, true)),
-            (None, r) => r.map(|r| (r, false)),
+            (Some(a), Some((r, d))) if r < a => Some((r, Some(d))),
+            (Some(a), _) => Some((a, None)),
+            (None, r) => r.map(|(r, d)| (r, Some(d))),
         };
         match timeout {
-            Some((t, is_attempt)) => tokio::time::timeout(t, fut).await.map_err(|_| {
-                let msg = if is_attempt {
-                    format!("no complete response within the attempt timeout of {t:?}")
-                } else {
-                    format!("operation timed out after {:?}", i.operation_timeout.unwrap_or(t))
-                };
-                Error::new(ErrorKind::Timeout, msg)
-            })?,
+            Some((t, deadline)) => {
+                tokio::time::timeout(t, fut).await.map_err(|_| match deadline {
+                    Some(d) => d.expired(),
+                    None => Error::new(
+                        ErrorKind::Timeout,
+                        format!("no complete response within the attempt timeout of {t:?}"),
+                    ),
+                })?
+            }
             None => fut.await,
         }
     }
@@ -185,6 +187,7 @@ impl Client {
     pub(crate) async fn execute<T>(
         &self,
         endpoint: &Endpoint,
+        caller_deadline: Option<tokio::time::Instant>,
         parse: impl Fn(&RawResponse) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let op = endpoint.operation();
@@ -201,7 +204,10 @@ impl Client {
         let started = tokio::time::Instant::now();
         // The deadline bounds each attempt's timer, the limiter's waits and the backoff, so
         // the whole operation needs no timer of its own.
-        let deadline = self.inner.operation_timeout.map(|t| started + t);
+        let deadline = Deadline::sooner(
+            self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
+            caller_deadline.map(Deadline::caller),
+        );
         let stats = Stats::default();
         let out =
             self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone()).await;
@@ -222,12 +228,12 @@ impl Client {
     async fn retry_loop<T>(
         &self,
         endpoint: &Endpoint,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Deadline>,
         parse: &impl Fn(&RawResponse) -> Result<T, Error>,
         stats: &Stats,
     ) -> Result<T, Error> {
         let i = &self.inner;
-        let mut retries = Retries::new(&i.retry, &i.bucket, deadline);
+        let mut retries = Retries::new(&i.retry, &i.bucket, deadline.map(|d| d.at));
         loop {
             let attempt = retries.next_attempt();
             stats.attempts.store(attempt, Ordering::Relaxed);
@@ -392,7 +398,8 @@ impl ClientBuilder {
     }
 
     /// The time limit for a whole API call, retries and their backoff included (not for
-    /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own).
+    /// `fetch`, whose length depends on the file, nor `wait_ready`, which has its own; bound
+    /// those with [`crate::DownloadsApi::deadline`]).
     ///
     /// It is a deadline: no attempt runs past it, and a wait that would end past it (the rate
     /// limiter's, a backoff, a server's `Retry-After`) is not begun; the call answers at once
@@ -454,36 +461,22 @@ impl ClientBuilder {
     }
 
     /// Fills what is unset from environment variables read through `lookup`:
-    /// `CLOUDFLARE_API_TOKEN` (preferred), else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`; and
-    /// `CLOUDFLARE_BASE_URL`. Fails naming the variables when no credentials are found.
+    /// `CLOUDFLARE_API_TOKEN` (preferred), else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY` (read
+    /// by [`Credentials::from_lookup`], the one reader of them); and `CLOUDFLARE_BASE_URL`.
+    /// Fails naming the variables, never their values, when no credentials are found.
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.credentials.is_none() {
-            let creds = match (
-                var("CLOUDFLARE_API_TOKEN"),
-                var("CLOUDFLARE_EMAIL"),
-                var("CLOUDFLARE_API_KEY"),
-            ) {
-                (Some(token), _, _) => Credentials::token(token.trim()),
-                (None, Some(email), Some(key)) => Credentials::key(email.trim(), key.trim()),
-                (None, Some(_), None) => {
-                    return Err(Error::build(
-                        "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not (or set CLOUDFLARE_API_TOKEN)",
-                    ));
-                }
-                (None, None, Some(_)) => {
-                    return Err(Error::build(
-                        "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not (or set CLOUDFLARE_API_TOKEN)",
-                    ));
-                }
-                (None, None, None) => {
-                    return Err(Error::build(
-                        "no credentials: set CLOUDFLARE_API_TOKEN, or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
-                    ));
-                }
-            };
-            self.credentials = Some(creds);
+            let read = Credentials::from_lookup(&lookup).map_err(|e| {
+                // The error names variables, never values.
+                let msg = match e {
+                    CredentialsError::Missing => e.to_string(),
+                    _ => format!("{e} (or set {ENV_API_TOKEN})"),
+                };
+                Error::build(msg)
+            })?;
+            self.credentials = Some(read.credentials);
         }
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.base_url.is_none() {
             self.base_url = var("CLOUDFLARE_BASE_URL").map(|s| s.trim().to_owned());
         }
@@ -644,5 +637,39 @@ mod tests {
         .unwrap();
         assert_eq!(c.base_url().as_str(), "http://127.0.0.1:9/client/v4");
         assert!(!format!("{c:?}").contains("t0k3n"));
+    }
+
+    /// The variables are read by `Credentials::from_lookup`; the client's errors keep naming
+    /// the variables, never a value.
+    #[test]
+    fn env_errors_are_exact_and_hold_no_value() {
+        let only =
+            |name: &'static str| move |k: &str| (k == name).then(|| "s3cr3t-value".to_owned());
+        for (lookup, text) in [
+            (
+                Client::from_lookup(|_| Some("  ".into())).unwrap_err(),
+                "no credentials: none of CLOUDFLARE_API_TOKEN, CLOUDFLARE_EMAIL, CLOUDFLARE_API_KEY is set",
+            ),
+            (
+                Client::from_lookup(only("CLOUDFLARE_EMAIL")).unwrap_err(),
+                "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not (or set CLOUDFLARE_API_TOKEN)",
+            ),
+            (
+                Client::from_lookup(only("CLOUDFLARE_API_KEY")).unwrap_err(),
+                "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not (or set CLOUDFLARE_API_TOKEN)",
+            ),
+        ] {
+            assert_eq!(lookup.kind(), ErrorKind::Build);
+            assert_eq!(lookup.to_string(), text);
+            assert!(!format!("{lookup:?}").contains("s3cr3t"), "{lookup:?}");
+        }
+        let both = Client::from_lookup(|k| match k {
+            "CLOUDFLARE_API_TOKEN" => Some(" tok ".into()),
+            "CLOUDFLARE_EMAIL" => Some("me@x".into()),
+            "CLOUDFLARE_API_KEY" => Some("key".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(both.inner.scheme, Credentials::token("tok").scheme(), "the token wins");
     }
 }

@@ -11,6 +11,7 @@ use reqwest::header;
 use crate::client::{Client, RawResponse};
 use crate::error::{Error, ErrorKind};
 use crate::fetch::{FetchOptions, FetchOutcome};
+use crate::policy::Deadline;
 use crate::wait::WaitOptions;
 
 /// The downloads of one account's videos. Made by [`Client::downloads`].
@@ -21,11 +22,24 @@ use crate::wait::WaitOptions;
 pub struct DownloadsApi<'a> {
     pub(crate) client: &'a Client,
     pub(crate) account: &'a AccountId,
+    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl<'a> DownloadsApi<'a> {
     pub(crate) fn new(client: &'a Client, account: &'a AccountId) -> Self {
-        Self { client, account }
+        Self { client, account, deadline: None }
+    }
+
+    /// The same API, with every call bounded by `at` (a `tokio::time::Instant`): list, create,
+    /// delete and `raw` (on top of the client's operation timeout), `wait_ready` (its polls
+    /// included, on top of its own timeout) and `fetch` (the transfer and its retries). So a
+    /// caller can bound a whole sequence, such as list, wait and fetch, by one time. A call that
+    /// runs into it fails with [`ErrorKind::Timeout`], or, while waiting with progress seen,
+    /// [`ErrorKind::NotReady`]; a fetch keeps its `.part` file for the next run.
+    #[must_use]
+    pub fn deadline(mut self, at: tokio::time::Instant) -> Self {
+        self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+        self
     }
 
     /// Lists the downloads of `video` (`GET .../downloads`).
@@ -71,29 +85,32 @@ impl<'a> DownloadsApi<'a> {
 
     /// Streams the file of `download` to `dest` (a directory, or a file path) through a
     /// `.part` file beside it, then renames it into place. The API credentials are never sent
-    /// to the file's host. See [`FetchOptions`].
+    /// to the file's host. Only regular files are written: a symbolic link, FIFO, device or
+    /// directory at the destination or at its `.part` file fails the fetch with
+    /// [`ErrorKind::NotRegularFile`] before any request. See [`FetchOptions`].
     pub async fn fetch(
         &self,
         download: &Download,
         dest: &Path,
         opts: FetchOptions,
     ) -> Result<FetchOutcome, Error> {
-        crate::fetch::fetch(self.client, download, dest, opts).await
+        crate::fetch::fetch(self.client, download, dest, opts, self.deadline).await
     }
 
-    /// Sends `endpoint` once (rate limited, credentials, attempt timeout; no retries, no
-    /// parsing) and returns whatever the server answered, for conformance checks.
+    /// Sends `endpoint` once (rate limited, credentials, attempt timeout, this handle's deadline;
+    /// no retries, no parsing) and returns whatever the server answered, for conformance checks.
     pub async fn raw(&self, endpoint: &Endpoint) -> Result<RawResponse, Error> {
         let c = self.client;
-        c.attempt(endpoint, None).await.map_err(|e| e.with_operation(endpoint.operation()))
+        let deadline = self.deadline.map(Deadline::caller);
+        c.attempt(endpoint, deadline).await.map_err(|e| e.with_operation(endpoint.operation()))
     }
 
     async fn downloads(&self, endpoint: &Endpoint) -> Result<Downloads, Error> {
-        self.client.execute(endpoint, parse_downloads).await
+        self.client.execute(endpoint, self.deadline, parse_downloads).await
     }
 
     async fn deleted(&self, endpoint: &Endpoint) -> Result<(), Error> {
-        self.client.execute(endpoint, parse_deleted).await
+        self.client.execute(endpoint, self.deadline, parse_deleted).await
     }
 }
 

@@ -177,6 +177,57 @@ impl TokenBucket {
     }
 }
 
+/// When a call must be over, and what set that time (for error messages): the client's
+/// operation timeout, or a deadline the caller gave ([`crate::DownloadsApi::deadline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline {
+    pub(crate) at: tokio::time::Instant,
+    /// The operation timeout that set it, or `None` for the caller's deadline.
+    operation_timeout: Option<Duration>,
+}
+
+impl Deadline {
+    /// The deadline of an operation timeout `t` started `at - t`.
+    pub(crate) fn operation(started: tokio::time::Instant, t: Duration) -> Self {
+        Self { at: started + t, operation_timeout: Some(t) }
+    }
+
+    /// A deadline the caller set.
+    pub(crate) fn caller(at: tokio::time::Instant) -> Self {
+        Self { at, operation_timeout: None }
+    }
+
+    /// The sooner of two optional deadlines.
+    pub(crate) fn sooner(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What is left of it from now (zero once it has passed).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// What it is, for a message: "the operation timeout of 5s" or "the deadline".
+    pub(crate) fn describe(&self) -> String {
+        match self.operation_timeout {
+            Some(t) => format!("the operation timeout of {t:?}"),
+            None => "the deadline".to_owned(),
+        }
+    }
+
+    /// The error of a call that ran into it.
+    pub(crate) fn expired(&self) -> Error {
+        let msg = match self.operation_timeout {
+            Some(t) => format!("operation timed out after {t:?}"),
+            None => "the deadline passed before the call finished".to_owned(),
+        };
+        Error::new(ErrorKind::Timeout, msg)
+    }
+}
+
 /// The retry decision of one call, shared by the API call loop and the file transfer loop (one
 /// standard strategy, as smithy-rs has): a bounded number of attempts, the server's hint
 /// (capped at [`MAX_SERVER_DELAY`]) or full-jitter backoff, no wait that would end past the

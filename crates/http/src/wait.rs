@@ -79,12 +79,37 @@ pub(crate) async fn wait_ready(
     opts: WaitOptions,
 ) -> Result<Download, Error> {
     let started = tokio::time::Instant::now();
-    let deadline = started + opts.timeout;
+    let own = started + opts.timeout;
+    // The caller's deadline (DownloadsApi::deadline) also bounds each poll; the wait's own
+    // timeout only decides when to stop polling.
+    let hard = api.deadline;
+    let end = hard.map_or(own, |h| h.min(own));
     let mut interval = opts.poll_interval.max(Duration::from_millis(1));
     let max_interval = opts.max_poll_interval.max(interval);
     let mut last: Option<(DownloadStatus, PercentComplete)> = None;
+    let not_ready = |(status, percent): (DownloadStatus, PercentComplete)| {
+        let after =
+            if end == own { format!("after {:?}", opts.timeout) } else { "by the deadline".into() };
+        Error::new(
+            ErrorKind::NotReady,
+            format!(
+                "download '{t}' of video {video} not ready {after}: last seen {status} at {percent}"
+            ),
+        )
+        .with_percent(percent)
+    };
     loop {
-        let downloads = api.list(video).await?;
+        let downloads = match api.list(video).await {
+            Ok(d) => d,
+            // The caller's deadline cut a poll short: with progress seen, not ready in time.
+            Err(e)
+                if e.kind() == ErrorKind::Timeout
+                    && hard.is_some_and(|h| tokio::time::Instant::now() >= h) =>
+            {
+                return Err(last.map_or(e, not_ready));
+            }
+            Err(e) => return Err(e),
+        };
         let Some(d) = downloads.get(&t) else {
             let msg = if last.is_some() {
                 format!(
@@ -113,22 +138,14 @@ pub(crate) async fn wait_ready(
             }
             _ => {}
         }
-        last = Some((d.status.clone(), d.percent_complete));
+        let seen = (d.status.clone(), d.percent_complete);
+        last = Some(seen.clone());
         let now = tokio::time::Instant::now();
-        if now >= deadline {
-            let (status, percent) =
-                last.unwrap_or((DownloadStatus::InProgress, PercentComplete::ZERO));
-            return Err(Error::new(
-                ErrorKind::NotReady,
-                format!(
-                    "download '{t}' of video {video} not ready after {:?}: last seen {status} at {percent}",
-                    opts.timeout
-                ),
-            )
-            .with_percent(percent));
+        if now >= end {
+            return Err(not_ready(seen));
         }
         // The last sleep is cut to the deadline, so one final poll happens right at it.
-        tokio::time::sleep(interval.min(deadline - now)).await;
+        tokio::time::sleep(interval.min(end - now)).await;
         interval = interval.saturating_mul(2).min(max_interval);
     }
 }

@@ -168,6 +168,19 @@ mod tests {
         assert!(e.to_string().contains("missing field `a`"), "{e}");
         let e = serde_json::from_str::<Pair>(r#"{"a":1,"a":2}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate field `a`"), "{e}");
+        // A field past the first bit of the seen-mask, repeated at once or after another.
+        let e = serde_json::from_str::<Pair>(r#"{"a":1,"b":"x","b":"y"}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field `b`"), "{e}");
+        let e = serde_json::from_str::<Pair>(r#"{"b":"x","a":1,"b":"y"}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field `b`"), "{e}");
+        // A key that is not a string is refused with what was expected.
+        let e = Pair::deserialize(
+            serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+                [(1u8, 1u8)].into_iter(),
+            ),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("a field name"), "{e}");
         let e = serde_json::from_str::<Pair>(r#"{"a":"one"}"#).unwrap_err();
         assert!(e.to_string().contains("expected u8"), "{e}");
         let e = serde_json::from_str::<Pair>("[1]").unwrap_err();

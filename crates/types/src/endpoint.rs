@@ -186,10 +186,9 @@ impl Operation {
     /// ignored by the operations without a type segment.
     pub fn render(self, account_id: &str, identifier: &str, download_type: Option<&str>) -> String {
         let mut path = String::with_capacity(96);
-        for (i, part) in self.path_template().split('/').skip(1).enumerate() {
-            if i > 0 || !part.is_empty() {
-                path.push('/');
-            }
+        // Every template starts with `/`: each part after the first split is one segment.
+        for part in self.path_template().split('/').skip(1) {
+            path.push('/');
             match part {
                 "{account_id}" => path.push_str(&segment(account_id).to_string()),
                 "{identifier}" => path.push_str(&segment(identifier).to_string()),

@@ -1,17 +1,86 @@
 //! The file checks: a ready download's URL serves its whole body, as long as its
-//! `Content-Length`, and honours `Range`.
+//! `Content-Length` (`download_url_serves`), honours `Range` (`download_url_range`), is the
+//! same file whichever way it is read (`download_file_consistent`), and names itself after
+//! `?filename=` (`download_url_filename`).
 
 use cfstream_types::Operation;
+use reqwest::Method;
 
 use super::{Ctx, Snapshot};
 use crate::catalogue::Check;
 use crate::record::Rec;
-use crate::transport::error_chain;
+use crate::transport::{BODY_CAP, error_chain, read_capped};
+
+/// How many bytes each sampled window of a file holds.
+const WINDOW: u64 = 16;
+/// The name asked for with `?filename=`.
+const FILENAME: &str = "conformance";
+
+/// What a full GET of a file showed: its length, three windows of its bytes (first, middle,
+/// last) and a digest of the whole.
+struct Whole {
+    len: u64,
+    windows: [(u64, Vec<u8>); 3],
+    digest: u64,
+}
+
+impl Whole {
+    fn new(len: u64) -> Self {
+        let w = WINDOW.min(len);
+        let starts = [0, (len / 2).min(len - w), len - w];
+        Self {
+            len,
+            windows: starts.map(|s| (s, Vec::with_capacity(w as usize))),
+            digest: FNV_OFFSET,
+        }
+    }
+
+    /// Takes in `chunk`, found at `at` in the file.
+    fn feed(&mut self, at: u64, chunk: &[u8]) {
+        let w = WINDOW.min(self.len);
+        for (start, buf) in &mut self.windows {
+            let (from, to) = ((*start).max(at), (*start + w).min(at + chunk.len() as u64));
+            if from < to {
+                buf.extend_from_slice(&chunk[(from - at) as usize..(to - at) as usize]);
+            }
+        }
+        for b in chunk {
+            self.digest = (self.digest ^ u64::from(*b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// The extension a download type's file takes (documented for `default` and `audio`).
+fn extension(t: &str) -> Option<&'static str> {
+    match t {
+        "default" => Some("mp4"),
+        "audio" => Some("m4a"),
+        _ => None,
+    }
+}
+
+/// `url` with `?filename=name` (added to any query it has).
+fn with_filename(url: &str, name: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    u.query_pairs_mut().append_pair("filename", name);
+    Some(u.into())
+}
 
 impl Ctx<'_> {
+    /// How long one request to a file URL may take: a file can take longer than an API
+    /// answer, so the longer of the request timeout and the download deadline.
+    fn file_timeout(&self) -> std::time::Duration {
+        self.options.request_timeout.max(self.options.deadline)
+    }
+
     pub(super) async fn fetch_files(&mut self, last: Option<&Snapshot>) {
         let mut serves = Rec::new(Check::DownloadUrlServes);
         let mut range = Rec::new(Check::DownloadUrlRange);
+        let mut same = Rec::new(Check::DownloadFileConsistent);
+        let mut named = Rec::new(Check::DownloadUrlFilename);
         let ready: Vec<(String, Option<String>)> = last
             .into_iter()
             .flatten()
@@ -20,10 +89,12 @@ impl Ctx<'_> {
             .collect();
         if ready.is_empty() {
             let reason = "no download was ready to fetch";
-            serves.skip = Some(reason.into());
-            range.skip = Some(reason.into());
+            for rec in [&mut serves, &mut range, &mut same, &mut named] {
+                rec.skip = Some(reason.into());
+            }
         }
-        for (t, url) in ready {
+        let mut digests: Vec<(String, u64, u64)> = vec![];
+        for (i, (t, url)) in ready.into_iter().enumerate() {
             let Some(url) = url else {
                 serves.fail(
                     Some(Operation::List),
@@ -31,21 +102,49 @@ impl Ctx<'_> {
                     "a ready download must have a url",
                     "(absent)",
                 );
-                range.skip = Some("a ready download had no url".into());
+                for rec in [&mut range, &mut same, &mut named] {
+                    rec.skip = Some("a ready download had no url".into());
+                }
                 continue;
             };
-            let total = self.fetch_whole(&mut serves, &t, &url).await;
-            self.fetch_range(&mut range, &t, &url, total).await;
+            let whole = self.fetch_whole(&mut serves, &t, &url).await;
+            self.fetch_range(&mut range, &t, &url, whole.as_ref().map(|w| w.len)).await;
+            if self.wants(Check::DownloadFileConsistent) {
+                match &whole {
+                    Some(w) => {
+                        self.same_file(&mut same, &t, &url, w).await;
+                        digests.push((t.clone(), w.len, w.digest));
+                    }
+                    None => same.skip = Some("a full GET of the file failed".into()),
+                }
+            }
+            if self.wants(Check::DownloadUrlFilename) {
+                // The refusals once: they do not depend on the type.
+                self.filename(&mut named, &t, &url, i == 0).await;
+            }
+        }
+        if let (Some(mp4), Some(m4a)) =
+            (digests.iter().find(|d| d.0 == "default"), digests.iter().find(|d| d.0 == "audio"))
+            && (mp4.1, mp4.2) == (m4a.1, m4a.2)
+        {
+            same.fail(
+                None,
+                "url:audio",
+                "the audio file must not be the MP4 file",
+                format!("same {} bytes as the default download", m4a.1),
+            );
         }
         self.finish(serves);
         self.finish(range);
+        self.finish(same);
+        self.finish(named);
     }
 
     /// GETs `url` (never with the API credentials: the file host is another host) and checks
-    /// the body length against `Content-Length`. Returns the length when it is consistent.
-    async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<u64> {
+    /// the body length against `Content-Length`. Returns what it saw when it is consistent.
+    async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<Whole> {
         self.http.requests += 1;
-        let mut resp = match self.http.files.get(url).timeout(self.options.deadline).send().await {
+        let mut resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
             Ok(r) => r,
             Err(e) => {
                 rec.transport(&format!("GET {t} url"), &e);
@@ -68,10 +167,16 @@ impl Ctx<'_> {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let mut whole = declared.map(Whole::new);
         let mut got: u64 = 0;
         loop {
             match resp.chunk().await {
-                Ok(Some(chunk)) => got += chunk.len() as u64,
+                Ok(Some(chunk)) => {
+                    if let Some(w) = &mut whole {
+                        w.feed(got, &chunk);
+                    }
+                    got += chunk.len() as u64;
+                }
                 Ok(None) => break,
                 Err(e) => {
                     rec.fail(None, at.as_str(), "the body must be served whole", error_chain(&e));
@@ -102,7 +207,183 @@ impl Ctx<'_> {
                 rec.fail(None, at, "a ready download must not be empty", "0 bytes");
                 None
             }
-            Some(n) => Some(n),
+            Some(_) => whole,
+        }
+    }
+
+    /// `download_file_consistent` for one file: every range (first, middle, last, open-ended,
+    /// suffix) is the full GET's bytes with its length in Content-Range, and HEAD's length is
+    /// GET's.
+    async fn same_file(&mut self, rec: &mut Rec, t: &str, url: &str, w: &Whole) {
+        let n = w.len;
+        let [first, middle, last] = &w.windows;
+        let span = |(s, b): &(u64, Vec<u8>)| (*s, *s + b.len() as u64 - 1);
+        let asks = [
+            ("first", format!("bytes={}-{}", span(first).0, span(first).1), first),
+            ("middle", format!("bytes={}-{}", span(middle).0, span(middle).1), middle),
+            ("last", format!("bytes={}-{}", span(last).0, span(last).1), last),
+            ("open-ended", format!("bytes={}-", last.0), last),
+            ("suffix", format!("bytes=-{}", last.1.len()), last),
+        ];
+        let at = format!("url:{t}");
+        for (label, ask, (start, want)) in asks {
+            self.http.requests += 1;
+            let sent = self
+                .http
+                .files
+                .get(url)
+                .header(http::header::RANGE, &ask)
+                .timeout(self.file_timeout())
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    rec.transport(&format!("GET {t} url with {label} range"), &e);
+                    continue;
+                }
+            };
+            rec.asserted = true;
+            let status = resp.status().as_u16();
+            let content_range = resp
+                .headers()
+                .get(http::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = match read_capped(resp, BODY_CAP).await {
+                Ok((b, None)) => b,
+                Ok((_, Some(over))) => {
+                    rec.fail(
+                        None,
+                        at.as_str(),
+                        format!("`Range: {ask}` must serve {} bytes", want.len()),
+                        over,
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    rec.fail(None, at.as_str(), "the range must be served whole", error_chain(&e));
+                    continue;
+                }
+            };
+            if status != 206 {
+                rec.fail(
+                    None,
+                    at.as_str(),
+                    format!("`Range: {ask}` ({label}) must answer 206"),
+                    status.to_string(),
+                );
+                continue;
+            }
+            let end = start + want.len() as u64 - 1;
+            let expected = format!("bytes {start}-{end}/{n}");
+            if content_range.as_deref() != Some(expected.as_str()) {
+                rec.fail(
+                    None,
+                    at.as_str(),
+                    format!("`Range: {ask}` ({label}) must answer Content-Range '{expected}' (the full GET's length)"),
+                    content_range.as_deref().unwrap_or("(none)"),
+                );
+            }
+            if body[..] != want[..] {
+                rec.fail(
+                    None,
+                    at.as_str(),
+                    format!(
+                        "`Range: {ask}` ({label}) must serve the full GET's bytes {start}-{end}"
+                    ),
+                    format!("{:02x?}, full GET had {:02x?}", &body[..body.len().min(16)], want),
+                );
+            }
+        }
+        self.http.requests += 1;
+        match self.http.files.head(url).timeout(self.file_timeout()).send().await {
+            Ok(r) => {
+                let len = r
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if r.status().as_u16() != 200 || len != Some(n) {
+                    rec.fail(
+                        None,
+                        at.as_str(),
+                        format!("HEAD must answer 200 with GET's Content-Length {n}"),
+                        format!(
+                            "{} with Content-Length {}",
+                            r.status().as_u16(),
+                            len.map_or("(none)".to_owned(), |l| l.to_string())
+                        ),
+                    );
+                }
+            }
+            Err(e) => rec.transport(&format!("HEAD {t} url"), &e),
+        }
+    }
+
+    /// `download_url_filename` for one file: `?filename=conformance` names the attachment
+    /// with the type's extension; with `refusals`, bad names get a 4XX.
+    async fn filename(&mut self, rec: &mut Rec, t: &str, url: &str, refusals: bool) {
+        let at = format!("url:{t}");
+        let Some(named) = with_filename(url, FILENAME) else {
+            return rec.fail(None, at, "a download's url must be a URL", url);
+        };
+        self.http.requests += 1;
+        match self.http.files.request(Method::GET, &named).timeout(self.file_timeout()).send().await
+        {
+            Ok(r) => {
+                rec.asserted = true;
+                let cd = r
+                    .headers()
+                    .get(http::header::CONTENT_DISPOSITION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let status = r.status().as_u16();
+                // Only the headers matter: the body is not read.
+                drop(r);
+                let name = extension(t)
+                    .map_or_else(|| format!("{FILENAME}."), |e| format!("{FILENAME}.{e}"));
+                let good = cd.as_deref().is_some_and(|cd| {
+                    let cd = cd.trim();
+                    cd.get(..10).is_some_and(|a| a.eq_ignore_ascii_case("attachment"))
+                        && (cd.contains(&format!("filename=\"{name}"))
+                            || cd.contains(&format!("filename={name}")))
+                });
+                if status != 200 || !good {
+                    rec.fail(
+                        None,
+                        at.as_str(),
+                        format!("`?filename={FILENAME}` must answer 200 with `Content-Disposition: attachment; filename=\"{name}\"`"),
+                        format!("{status}, {}", cd.as_deref().unwrap_or("no Content-Disposition")),
+                    );
+                }
+            }
+            Err(e) => rec.transport(&format!("GET {t} url with ?filename"), &e),
+        }
+        if !refusals {
+            return;
+        }
+        for (bad, why) in [
+            ("a".repeat(121), "over 120 characters"),
+            ("bad.name!".to_owned(), "outside [A-Za-z0-9-_]"),
+        ] {
+            let Some(u) = with_filename(url, &bad) else { continue };
+            self.http.requests += 1;
+            match self.http.files.get(&u).timeout(self.file_timeout()).send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    drop(r);
+                    if !(400..=499).contains(&status) {
+                        rec.fail(
+                            None,
+                            at.as_str(),
+                            format!("a filename {why} must get a 4XX"),
+                            status.to_string(),
+                        );
+                    }
+                }
+                Err(e) => rec.transport(&format!("GET {t} url with a bad filename"), &e),
+            }
         }
     }
 
@@ -114,7 +395,7 @@ impl Ctx<'_> {
             .files
             .get(url)
             .header(http::header::RANGE, format!("bytes=0-{end}"))
-            .timeout(self.options.deadline)
+            .timeout(self.file_timeout())
             .send()
             .await;
         let resp = match resp {
@@ -129,8 +410,17 @@ impl Ctx<'_> {
             .get(http::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = match resp.bytes().await {
-            Ok(b) => b,
+        // Never more than the cap, whatever the server sends for a 10-byte range.
+        let body = match read_capped(resp, BODY_CAP).await {
+            Ok((b, None)) => b,
+            Ok((_, Some(oversize))) => {
+                return rec.fail(
+                    None,
+                    at,
+                    format!("`Range: bytes=0-{end}` must serve {} bytes", end + 1),
+                    oversize,
+                );
+            }
             Err(e) => return rec.fail(None, at, "the range must be served whole", error_chain(&e)),
         };
         if status != 206 {

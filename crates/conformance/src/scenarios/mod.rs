@@ -8,15 +8,18 @@ mod lifecycle;
 mod refusals;
 mod responses;
 
+pub(crate) use responses::ResponseLog;
+
 use std::collections::BTreeMap;
 
 use cfstream_types::{AccountId, Endpoint, Operation, VideoId};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::catalogue::Check;
+use crate::catalogue::{Check, CheckKind};
 use crate::error::{Error, ErrorKind};
 use crate::record::{Rec, Results};
+use crate::redact::Redactor;
 use crate::report::CheckResult;
 use crate::runner::{RunOptions, Target, redact_url};
 use crate::transport::{Auth, Http, Resp, error_chain};
@@ -24,31 +27,35 @@ use crate::validate::{Validator, is_json_media_type, truncate};
 
 /// Used in paths when the target names no account: checks that need a real one are skipped.
 const PLACEHOLDER_ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+/// Why a check is skipped once the run's 429 wait budget ran out.
+const RATE_LIMITED: &str = "rate limited";
 /// Used in paths when the target names no video.
 const PLACEHOLDER_VIDEO: &str = "ea95132c15732412d22c1476fa83f27a";
 
-/// Runs the `selected` checks against `target`: the results in catalogue order, and how many
-/// requests were made.
+/// Runs the `selected` checks against `target`: the results in catalogue order, how many
+/// requests were made, and the redactor of the target's credentials.
 pub(crate) async fn run(
     target: &Target,
     options: &RunOptions,
     selected: &[Check],
-) -> Result<(Vec<CheckResult>, usize), Error> {
+) -> Result<(Vec<CheckResult>, usize, Redactor), Error> {
     let mut ctx = Ctx {
         target,
         options,
         http: Http::new(target, options)?,
         validator: Validator::new()?,
         results: Results::new(selected, options.reporter.clone()),
+        responses: ResponseLog::default(),
         history: vec![],
     };
     ctx.baseline().await?;
     ctx.skip_unmet(selected);
+    ctx.skip_rate_limited();
     ctx.refusal_checks().await;
     ctx.video_flow().await;
     ctx.response_checks();
     let requests = ctx.http.requests;
-    Ok((ctx.results.into_ordered(selected), requests))
+    Ok((ctx.results.into_ordered(selected), requests, ctx.http.redactor))
 }
 
 /// One download as read (loosely, from JSON) from a list answer.
@@ -93,6 +100,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) http: Http,
     pub(crate) validator: Validator,
     pub(crate) results: Results,
+    /// The response checks' verdicts so far.
+    pub(crate) responses: ResponseLog,
     /// Every successful list of the scenario video, in order: progress is judged over all of
     /// them, not only the polls.
     pub(crate) history: Vec<Snapshot>,
@@ -121,8 +130,27 @@ impl Ctx<'_> {
         self.results.wants_any(checks)
     }
 
+    /// Ends `rec`; once the 429 wait budget ran out, it and every scenario still to run are
+    /// skipped as rate limited instead (their answers were 429s, not the server's verdict).
     fn finish(&mut self, rec: Rec) {
-        self.results.finish(rec);
+        if self.http.rate_limited() {
+            self.results.skip(rec.check, RATE_LIMITED);
+            self.skip_rate_limited();
+        } else {
+            self.results.finish(rec);
+        }
+    }
+
+    /// Skips every scenario still to run, if the 429 wait budget ran out.
+    fn skip_rate_limited(&mut self) {
+        if !self.http.rate_limited() {
+            return;
+        }
+        for &check in Check::ALL {
+            if check.info().kind == CheckKind::Scenario {
+                self.results.skip(check, RATE_LIMITED);
+            }
+        }
     }
 
     async fn send(
@@ -132,7 +160,12 @@ impl Ctx<'_> {
         op: Option<Operation>,
         auth: Auth,
     ) -> Result<Resp, reqwest::Error> {
-        self.http.send(method, path, op, auth).await
+        let r = self.http.send(method, path, op, auth).await;
+        // Judge what was seen (every attempt, 429s too) now, so no body is kept for later.
+        for x in self.http.exchanges.drain(..) {
+            self.responses.observe(&self.validator, &x);
+        }
+        r
     }
 
     /// The first request: proves the target answers at all (else the run is an error), and
@@ -224,7 +257,11 @@ impl Ctx<'_> {
                 ct.unwrap_or("(none)"),
             );
         }
-        for problem in self.validator.failure_problems(&r.body) {
+        let problems = match &r.oversize {
+            Some(over) => vec![format!("a body must be at most 8 MiB: {over}")],
+            None => self.validator.failure_problems(&r.body),
+        };
+        for problem in problems {
             rec.fail(r.op, "", format!("{why}: {what} must answer the failure envelope"), problem);
         }
     }
@@ -239,6 +276,23 @@ impl Ctx<'_> {
             self.history.push(now);
         }
         Ok(r)
+    }
+
+    /// The names of the response checks that answer `r` breaks (a list polled while waiting),
+    /// if it breaks any: waiting on a broken answer is pointless.
+    fn broken_rules(&self, r: &Resp) -> Option<String> {
+        let op = r.op?;
+        if r.oversize.is_some() {
+            return Some(Check::BodySchema.name().to_owned());
+        }
+        let mut names: Vec<String> = self
+            .validator
+            .check_http(op, r.status, &r.headers, &r.body)
+            .into_iter()
+            .map(|v| v.check)
+            .collect();
+        names.dedup();
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     /// Checks a 200 with `success: true`; returns the JSON body.

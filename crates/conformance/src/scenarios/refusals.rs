@@ -80,15 +80,7 @@ impl Ctx<'_> {
                     })
                     .into(),
             ),
-            (
-                Check::UnknownVideoFailure,
-                vec![get(
-                    self.downloads_path(&account, UNKNOWN_VIDEO),
-                    list,
-                    Auth::Given,
-                    "unknown video",
-                )],
-            ),
+            (Check::UnknownVideoFailure, self.unknown_video_probes(&account)),
             (
                 Check::UnknownRouteFailure,
                 vec![
@@ -116,6 +108,27 @@ impl Ctx<'_> {
                 }],
             ),
         ]
+    }
+
+    /// Every operation on a well-formed video id that the account does not hold; the writes
+    /// only where writes are allowed (they change nothing on a server that refuses them, but
+    /// a live account is not written to without `--allow-writes`).
+    fn unknown_video_probes(&self, account: &str) -> Vec<Probe> {
+        let ops: &[Operation] =
+            if self.target.writes_allowed() { &Operation::ALL } else { &[Operation::List] };
+        ops.iter()
+            .map(|&op| Probe {
+                method: match op.method() {
+                    cfstream_types::Method::Post => Method::POST,
+                    cfstream_types::Method::Delete => Method::DELETE,
+                    _ => Method::GET,
+                },
+                path: op.render(account, UNKNOWN_VIDEO, Some("default")),
+                op: Some(op),
+                auth: Auth::Given,
+                why: "unknown video",
+            })
+            .collect()
     }
 
     /// Sends every selected refusal check's requests; each must get a 4XX failure envelope.

@@ -3,15 +3,15 @@
 //! that judged none is SKIP with the reason, never PASS.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::Ctx;
 use crate::catalogue::{Check, CheckKind};
 use crate::report::{CheckResult, Outcome};
-use crate::transport::Exchange;
-use crate::validate::{Validator, Violation};
+use crate::transport::{BODY_CAP, Exchange};
+use crate::validate::{Folded, Validator, Violation};
 
 /// The response checks that can judge `x`: every answer has a status, a content type and a
 /// body; the other rules need a JSON body of the right kind.
@@ -19,6 +19,9 @@ fn judged_by(validator: &Validator, x: &Exchange) -> Vec<Check> {
     let mut out = vec![Check::StatusDocumented, Check::ContentTypeJson, Check::BodySchema];
     if x.status == 429 {
         out.push(Check::RetryAfterOn429);
+    }
+    if x.oversize.is_some() {
+        return out;
     }
     let Ok(value) = serde_json::from_slice::<Value>(&x.body) else {
         return out;
@@ -45,6 +48,28 @@ fn judged_by(validator: &Validator, x: &Exchange) -> Vec<Check> {
     out
 }
 
+/// Every rule `x` breaks. A body over the cap is one violation of `body_schema` (it was not
+/// read, so no other body rule is judged); its status and headers are judged as usual.
+fn violations_of(validator: &Validator, x: &Exchange) -> Vec<Violation> {
+    let Some(oversize) = &x.oversize else {
+        return validator.check_http(x.op, x.status, &x.headers, &x.body);
+    };
+    let head = [Check::StatusDocumented, Check::ContentTypeJson, Check::RetryAfterOn429];
+    let mut out: Vec<Violation> = validator
+        .check_http(x.op, x.status, &x.headers, b"{}")
+        .into_iter()
+        .filter(|v| head.iter().any(|c| c.name() == v.check))
+        .collect();
+    out.push(Violation::new(
+        Some(x.op),
+        Check::BodySchema.name(),
+        "",
+        format!("a body must be at most {} MiB (the client reads no more)", BODY_CAP >> 20),
+        oversize,
+    ));
+    out
+}
+
 /// Why `check` judged nothing.
 fn no_evidence(check: Check, saw_2xx: bool) -> &'static str {
     match check {
@@ -58,44 +83,59 @@ fn no_evidence(check: Check, saw_2xx: bool) -> &'static str {
     }
 }
 
-impl Ctx<'_> {
-    /// Judges every answer of the five operations seen during the run.
-    pub(super) fn response_checks(&mut self) {
+/// What the response checks have seen so far: answers are judged as they arrive, so no body
+/// is kept after its answer has been judged.
+#[derive(Default)]
+pub(crate) struct ResponseLog {
+    found: HashMap<Check, Folded>,
+    broken: HashMap<Check, usize>,
+    judged: HashMap<Check, usize>,
+    seen: usize,
+    saw_2xx: bool,
+    spent: Duration,
+}
+
+impl ResponseLog {
+    /// Judges one answer of the five operations.
+    pub(crate) fn observe(&mut self, validator: &Validator, x: &Exchange) {
         let started = Instant::now();
-        let mut found: HashMap<&'static str, Vec<Violation>> = HashMap::new();
-        let mut broken: HashMap<&'static str, usize> = HashMap::new();
-        let mut judged: HashMap<Check, usize> = HashMap::new();
-        let mut saw_2xx = false;
-        for x in &self.http.exchanges {
-            saw_2xx |= (200..=299).contains(&x.status);
-            for check in judged_by(&self.validator, x) {
-                *judged.entry(check).or_default() += 1;
-            }
-            let mut broke: HashSet<&'static str> = HashSet::new();
-            for v in self.validator.check_http(x.op, x.status, &x.headers, &x.body) {
-                let Some(check) = Check::from_name(&v.check) else { continue };
-                broke.insert(check.name());
-                found.entry(check.name()).or_default().push(v);
-            }
-            for name in broke {
-                *broken.entry(name).or_default() += 1;
-            }
+        self.seen += 1;
+        self.saw_2xx |= (200..=299).contains(&x.status);
+        for check in judged_by(validator, x) {
+            *self.judged.entry(check).or_default() += 1;
         }
-        let elapsed = started.elapsed();
-        let seen = self.http.exchanges.len();
+        let mut broke: HashSet<Check> = HashSet::new();
+        for v in violations_of(validator, x) {
+            let Some(check) = Check::from_name(&v.check) else { continue };
+            broke.insert(check);
+            self.found.entry(check).or_default().push(v);
+        }
+        for check in broke {
+            *self.broken.entry(check).or_default() += 1;
+        }
+        self.spent += started.elapsed();
+    }
+}
+
+impl Ctx<'_> {
+    /// Records the verdict of every response check on the answers seen during the run.
+    pub(super) fn response_checks(&mut self) {
+        let log = std::mem::take(&mut self.responses);
+        let seen = log.seen;
+        let mut found = log.found;
         for &check in Check::ALL.iter().filter(|c| c.info().kind == CheckKind::Response) {
             if !self.wants(check) {
                 continue;
             }
-            let violations = found.remove(check.name()).unwrap_or_default();
+            let violations = found.remove(&check).unwrap_or_default();
             let (outcome, reason) = if !violations.is_empty() {
-                let n = broken.get(check.name()).copied().unwrap_or_default();
+                let n = log.broken.get(&check).copied().unwrap_or_default();
                 (Outcome::Fail, Some(format!("{n} of {seen} answers broke it")))
-            } else if judged.get(&check).copied().unwrap_or_default() == 0 {
+            } else if log.judged.get(&check).copied().unwrap_or_default() == 0 {
                 let reason = if seen == 0 {
                     "no answer of the five operations was seen"
                 } else {
-                    no_evidence(check, saw_2xx)
+                    no_evidence(check, log.saw_2xx)
                 };
                 (Outcome::Skip, Some(reason.to_owned()))
             } else {
@@ -108,8 +148,8 @@ impl Ctx<'_> {
                     description: check.info().description.to_owned(),
                     outcome,
                     reason,
-                    duration: elapsed,
-                    violations,
+                    duration: log.spent,
+                    violations: violations.into_vec(),
                 },
             );
         }

@@ -110,3 +110,51 @@ async fn an_unreachable_target_is_an_error() {
     assert_eq!(e.kind(), cfstream_conformance::ErrorKind::Unreachable);
     assert!(e.to_string().contains("cannot reach"), "{e}");
 }
+
+/// A writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_text_report_streams_each_check_as_decided_and_the_wait_shows_progress() {
+    let emu = emulator().await;
+    let target = target_of(&emu);
+    let (out, progress) = (Shared::default(), Shared::default());
+    let stream = std::sync::Arc::new(
+        cfstream_conformance::TextStream::new(&target, out.clone()).with_progress(progress.clone()),
+    );
+    let mut o = fast_options();
+    o.reporter = Some(stream.clone());
+    let report = run(&target, &o).await.unwrap();
+    stream.finish(&report);
+    // The same lines as the whole report, each once (in the order decided, not the catalogue's).
+    let sorted = |s: &str| {
+        let mut lines: Vec<String> = s.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let streamed = out.text();
+    assert!(streamed.starts_with("cfstream conformance against http://127.0.0.1:"), "{streamed}");
+    assert_eq!(sorted(&streamed), sorted(&report.render_text()));
+    let progress = progress.text();
+    assert!(progress.contains("waiting for "), "{progress:?}");
+    assert!(progress.contains(" s of 10 s)"), "{progress:?}");
+    emu.shutdown().await;
+}

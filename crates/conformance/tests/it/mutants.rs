@@ -65,6 +65,13 @@ enum M {
     DeleteTwice404,
     DeleteResultObject,
     RateLimitNoRetryAfter,
+    CreateRestarts,
+    LegacyDeleteRemovesAll,
+    RangeWrongBytes,
+    AudioIsMp4,
+    FilenameIgnored,
+    LongFilenameAccepted,
+    UnknownVideoDelete200,
 }
 
 /// Each mutant and the check that must name it.
@@ -107,6 +114,13 @@ const MUTANTS: &[(M, &str)] = &[
     (M::DeleteTwice404, "delete_repeatable"),
     (M::DeleteResultObject, "body_schema"),
     (M::RateLimitNoRetryAfter, "retry_after_on_429"),
+    (M::CreateRestarts, "create_idempotent"),
+    (M::LegacyDeleteRemovesAll, "delete_scoped"),
+    (M::RangeWrongBytes, "download_file_consistent"),
+    (M::AudioIsMp4, "download_file_consistent"),
+    (M::FilenameIgnored, "download_url_filename"),
+    (M::LongFilenameAccepted, "download_url_filename"),
+    (M::UnknownVideoDelete200, "unknown_video_failure"),
 ];
 
 struct Mini {
@@ -198,12 +212,27 @@ impl Mini {
         }
     }
 
-    fn file(&self, headers: &HeaderMap) -> Response {
-        let bytes: Vec<u8> = (0..FILE_LEN).map(|i| b'a' + (i % 26) as u8).collect();
+    fn file(&self, t: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
+        // Each type its own bytes (unless AudioIsMp4).
+        let shift = if t == "audio" && self.m != M::AudioIsMp4 { 13 } else { 0 };
+        let bytes: Vec<u8> = (0..FILE_LEN).map(|i| b'a' + ((i + shift) % 26) as u8).collect();
         if self.m == M::Url404 {
             let mut r = Response::new(Body::from("not found"));
             *r.status_mut() = StatusCode::NOT_FOUND;
             return r;
+        }
+        let filename = query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|kv| kv.strip_prefix("filename="));
+        if let Some(name) = filename {
+            let max = if self.m == M::LongFilenameAccepted { 1000 } else { 120 };
+            let valid = !name.is_empty()
+                && name.len() <= max
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return self.fail(400, 10400, "invalid filename");
+            }
         }
         let range = headers
             .get(header::RANGE)
@@ -211,15 +240,22 @@ impl Mini {
             .and_then(|v| v.strip_prefix("bytes="));
         if let (Some(range), false) = (range, self.m == M::RangeIgnored) {
             let (a, b) = range.split_once('-').unwrap();
-            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            let (a, b): (usize, usize) = match (a.parse(), b.parse()) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Ok(a), Err(_)) => (a, FILE_LEN - 1),
+                (Err(_), Ok(n)) => (FILE_LEN - n, FILE_LEN - 1),
+                _ => panic!("bad range {range}"),
+            };
             let total = if self.m == M::RangeWrongContentRange { FILE_LEN - 1 } else { FILE_LEN };
-            let mut r = Response::new(Body::from(bytes[a..=b].to_vec()));
+            // RangeWrongBytes: off by one past the first byte.
+            let from = if self.m == M::RangeWrongBytes && a > 0 { a - 1 } else { a };
+            let mut r = Response::new(Body::from(bytes[from..=from + (b - a)].to_vec()));
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             r.headers_mut()
                 .insert(header::CONTENT_RANGE, format!("bytes {a}-{b}/{total}").parse().unwrap());
             return r;
         }
-        match self.m {
+        let mut r = match self.m {
             M::NoContentLength => {
                 let chunks = bytes
                     .chunks(100)
@@ -234,15 +270,21 @@ impl Mini {
                 r
             }
             _ => Response::new(Body::from(bytes)),
+        };
+        if let Some(name) = filename.filter(|_| self.m != M::FilenameIgnored) {
+            let ext = if t == "audio" { "m4a" } else { "mp4" };
+            let cd = format!("attachment; filename=\"{name}.{ext}\"");
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, cd.parse().unwrap());
         }
+        r
     }
 
-    fn api(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+    fn api(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+        let path = uri.path();
         if let Some(rest) = path.strip_prefix("/files/") {
-            return if rest.starts_with(VID) {
-                self.file(headers)
-            } else {
-                self.fail(404, 7003, "no file")
+            return match rest.split_once('/') {
+                Some((VID, t)) => self.file(t, uri.query(), headers),
+                _ => self.fail(404, 7003, "no file"),
             };
         }
         let Some(rest) = path.strip_prefix("/client/v4/") else {
@@ -287,6 +329,7 @@ impl Mini {
         if v != VID {
             return match self.m {
                 M::UnknownVideo200 => self.ok(200, &json!({})),
+                M::UnknownVideoDelete200 if method == Method::DELETE => self.ok(200, &json!("ok")),
                 M::RateLimitNoRetryAfter => self.fail(429, 10429, "rate limited"),
                 _ => self.fail(404, 10404, "video not found"),
             };
@@ -323,18 +366,24 @@ impl Mini {
                 if self.m == M::CreateTypeIgnored && t == "audio" {
                     return self.ok(200, &json!({}));
                 }
-                if !(self.m == M::CreateNotListed && t == "default") {
+                if self.m == M::CreateRestarts {
+                    downloads.insert(t.to_owned(), 0);
+                } else if !(self.m == M::CreateNotListed && t == "default") {
                     downloads.entry(t.to_owned()).or_insert(0);
                 }
                 let status = if self.m == M::Created201 { 201 } else { 200 };
-                self.ok(status, &json!({ t: self.download(t, 0) }))
+                // The download as it is now (a second create answers the same download).
+                let polls = downloads.get(t).copied().unwrap_or(0);
+                self.ok(status, &json!({ t: self.download(t, polls) }))
             }
             ("DELETE", t) => {
                 let t = t.unwrap_or("default");
                 if self.m == M::DeleteTwice404 && !downloads.contains_key(t) {
                     return self.fail(404, 10404, "no such download");
                 }
-                if self.m != M::DeleteNotEffective {
+                if self.m == M::LegacyDeleteRemovesAll && t == "default" {
+                    downloads.clear();
+                } else if self.m != M::DeleteNotEffective {
                     downloads.remove(t);
                 }
                 self.ok(200, &if self.m == M::DeleteResultObject { json!({}) } else { json!("ok") })
@@ -351,7 +400,7 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    mini.api(&method, uri.path(), &headers)
+    mini.api(&method, &uri, &headers)
 }
 
 /// Starts the mini server breaking `m`; answers its target.
@@ -403,6 +452,29 @@ async fn the_faithful_mini_server_passes_every_check() {
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(skipped, ["retry_after_on_429"]);
+}
+
+/// The mutants of the rules across requests: each is caught by its own check and no other.
+const SOLE: &[M] = &[
+    M::DownloadsVanish,
+    M::CreateRestarts,
+    M::LegacyDeleteRemovesAll,
+    M::RangeWrongBytes,
+    M::AudioIsMp4,
+    M::FilenameIgnored,
+    M::LongFilenameAccepted,
+    M::UnknownVideoDelete200,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_rule_across_requests_is_caught_by_its_check_alone() {
+    let runs = MUTANTS.iter().filter(|(m, _)| SOLE.contains(m)).map(|&(m, check)| async move {
+        let report = run(&start(m).await, &options()).await.unwrap();
+        (m, check, report)
+    });
+    for (m, check, report) in futures::future::join_all(runs).await {
+        assert_eq!(report.failed_names(), [check], "{m:?}\n{}", report.render_text());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,4 +554,41 @@ async fn every_emulator_fault_fails_with_its_check_named() {
 #[test]
 fn there_are_at_least_30_mutants() {
     assert!(MUTANTS.len() + emulator_mutants().len() >= 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_answer_ends_the_wait_at_once_and_identical_violations_fold() {
+    let mut o = options();
+    // Far past the test's length: only a prompt verdict ends this run in time.
+    o.deadline = Duration::from_secs(600);
+    let report = run(&start(M::StatusUnknown).await, &o).await.unwrap();
+    let text = report.render_text();
+    let term = report.check("progress_terminates").unwrap();
+    assert_eq!(term.outcome, Outcome::Skip, "{text}");
+    assert_eq!(
+        term.reason.as_deref(),
+        Some("stopped waiting at an answer that breaks body_schema: see that check")
+    );
+    // Every list answer that showed `default` broke the same rule at the same place (after each
+    // create, the one poll, before the deletes, after deleting audio and after creating it
+    // again): one line, with its count.
+    let schema = report.check("body_schema").unwrap();
+    let same: Vec<_> = schema
+        .violations
+        .iter()
+        .filter(|v| v.operation == Some(Operation::List) && v.pointer == "/result/default/status")
+        .collect();
+    assert_eq!(same.len(), 1, "{text}");
+    assert_eq!(same[0].count, 6, "{text}");
+    assert_eq!(same[0].value, "\"queued\"");
+    assert!(text.contains("(got \"queued\") [6 times]"), "{text}");
+
+    let report = run(&start(M::ProgressGoesBack).await, &o).await.unwrap();
+    let term = report.check("progress_terminates").unwrap();
+    assert_eq!(
+        term.reason.as_deref(),
+        Some("stopped waiting: progress broke progress_monotone"),
+        "{}",
+        report.render_text()
+    );
 }

@@ -107,3 +107,30 @@ fn formats_and_report_files_parse_and_render_the_same_as_the_methods() {
     let e = "json=".parse::<ReportFile>().unwrap_err();
     assert_eq!(e.to_string(), "invalid report 'json=': the path is empty");
 }
+
+#[test]
+fn values_are_cut_at_200_characters_in_every_format() {
+    use cfstream_conformance::ReportFormat;
+    let long = "x".repeat(5000);
+    let v = Violation::new(Some(Operation::List), "body_schema", "/result", "a rule", &long);
+    assert_eq!(v.value.chars().count(), 201, "200 characters and the cut mark");
+    let checks = vec![result("body_schema", Outcome::Fail, None, vec![v])];
+    let r = Report::new("http://127.0.0.1:1/client/v4", checks, 1, Duration::ZERO);
+    for format in
+        [ReportFormat::Text, ReportFormat::Json, ReportFormat::Junit, ReportFormat::Markdown]
+    {
+        let out = r.render(format);
+        assert!(out.contains(&format!("{}…", "x".repeat(200))), "{format:?}");
+        assert!(!out.contains(&"x".repeat(201)), "{format:?}");
+    }
+}
+
+#[test]
+fn the_rules_table_of_the_workspace_readme_names_every_check_once() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    for c in cfstream_conformance::Check::ALL {
+        let row = format!("| `{}` |", c.name());
+        assert_eq!(readme.matches(&row).count(), 1, "{} in the README's rules table", c.name());
+    }
+}

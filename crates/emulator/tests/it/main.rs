@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod common;
 mod concurrency;
+mod connections;
 mod faults;
 mod files;
 mod limits;

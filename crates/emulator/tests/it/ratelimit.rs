@@ -57,3 +57,42 @@ async fn disabled_means_no_headers() {
     let (_, h, _) = authed(client().get(downloads_url(&start().await, "ab", ""))).await;
     assert_eq!(h["x-ratelimit-limit"], "1200");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_same_token_written_differently_is_one_bucket() {
+    let emu =
+        builder().rate_limit(RateLimit::per(3, Duration::from_secs(60))).start().await.unwrap();
+    let c = client();
+    let url = downloads_url(&emu, &ready_video(&emu), "");
+    let token = cfstream_emulator::DEMO_TOKEN;
+    for (auth, remaining) in [
+        (format!("Bearer {token}"), "2"),
+        (format!("bearer  {token} "), "1"),
+        (format!("BEARER {token}"), "0"),
+    ] {
+        let (s, h, _) = send(c.get(&url).header("authorization", &auth)).await;
+        assert_eq!((s, h["x-ratelimit-remaining"].to_str().unwrap()), (200, remaining), "{auth:?}");
+    }
+    let got = send(c.get(&url).header("authorization", format!("Bearer   {token}"))).await;
+    assert_failure(&got, 429, ErrorCode::RateLimited.code());
+}
+
+#[tokio::test(start_paused = true)]
+async fn made_up_tokens_share_one_bucket_and_cannot_crowd_out_a_real_client() {
+    let emu =
+        builder().rate_limit(RateLimit::per(50, Duration::from_secs(60))).start().await.unwrap();
+    let c = client();
+    let url = downloads_url(&emu, &ready_video(&emu), "");
+    let mut statuses = Vec::new();
+    for i in 0..300 {
+        let (s, _, _) = send(c.get(&url).bearer_auth(format!("made-up-{i}"))).await;
+        statuses.push(s);
+    }
+    // One bucket for the address: 50 answers (403), then blocked.
+    assert!(statuses[..50].iter().all(|s| *s == 403), "{statuses:?}");
+    assert!(statuses[50..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The real client has its own bucket, untouched.
+    let (s, h, _) = authed(c.get(&url)).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-ratelimit-remaining"], "49");
+}

@@ -193,3 +193,35 @@ async fn unknown_routes_are_7003_and_wrong_methods_405_with_allow() {
     assert_failure(&got, 405, ErrorCode::MethodNotAllowed.code());
     assert_eq!(got.1["allow"], "GET,HEAD");
 }
+
+#[tokio::test]
+async fn percent_encoded_ids_are_measured_after_decoding() {
+    let emu = start().await;
+    let c = client();
+    let encoded = |n: usize| "%C3%A9".repeat(n); // é, two bytes, six characters encoded
+    // 32 characters: schema-valid, but not hex, so no such video: 404, on every operation.
+    for (method, suffix) in
+        [("GET", ""), ("POST", ""), ("DELETE", ""), ("POST", "/audio"), ("DELETE", "/audio")]
+    {
+        let req = c.request(method.parse().unwrap(), downloads_url(&emu, &encoded(32), suffix));
+        let got = authed(req).await;
+        let msg = assert_failure(&got, 404, ErrorCode::VideoNotFound.code());
+        assert_eq!(
+            msg,
+            format!("video '{}' not found in account '{}'", "é".repeat(32), emu.account())
+        );
+    }
+    // 33 characters: too long, counted in characters.
+    let got = authed(c.get(downloads_url(&emu, &encoded(33), ""))).await;
+    let msg = assert_failure(&got, 400, ErrorCode::InvalidRequest.code());
+    assert!(msg.ends_with("must be at most 32 characters, found 33"), "{msg}");
+    assert_eq!(got.2["errors"][0]["source"]["pointer"], "identifier");
+    // An account id of 32 such characters is an account the emulator does not hold.
+    let url = format!(
+        "{}/accounts/{}/stream/{}/downloads",
+        emu.base_url(),
+        encoded(32),
+        ready_video(&emu)
+    );
+    assert_failure(&authed(c.get(url)).await, 403, ErrorCode::Authentication.code());
+}

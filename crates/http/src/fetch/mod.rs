@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::policy::Retries;
+use crate::policy::{Deadline, Retries};
 use crate::reporter::Reporter;
 use destination::{final_path, part_path, regular_or_absent, url_parts};
 use options::validate_filename;
@@ -32,6 +32,7 @@ pub(crate) async fn fetch(
     download: &Download,
     dest: &Path,
     opts: FetchOptions,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<FetchOutcome, Error> {
     if let Some(f) = &opts.filename {
         validate_filename(f)?;
@@ -94,6 +95,7 @@ pub(crate) async fn fetch(
         meta: &meta,
         parts: &parts,
         reporter: reporter.as_ref(),
+        deadline: deadline.map(Deadline::caller),
     };
     fetch_loop(&transfer, &path).instrument(span).await
 }
@@ -103,7 +105,7 @@ pub(crate) async fn fetch(
 async fn fetch_loop(t: &Transfer<'_>, path: &Path) -> Result<FetchOutcome, Error> {
     let span = tracing::Span::current();
     let inner = &t.client.inner;
-    let mut retries = Retries::new(&inner.retry, &inner.bucket, None);
+    let mut retries = Retries::new(&inner.retry, &inner.bucket, t.deadline.map(|d| d.at));
     let mut first_offset = None;
     loop {
         let attempt = retries.next_attempt();

@@ -13,6 +13,7 @@ use super::destination::{UrlParts, open_regular};
 use super::validator::Validator;
 use crate::client::{Client, body_error, dispatch_error};
 use crate::error::{BODY_SNIPPET, Error, ErrorKind};
+use crate::policy::Deadline;
 use crate::reporter::Reporter;
 
 /// Bytes gathered in memory before they are written out: the most `fetch` ever holds.
@@ -30,6 +31,8 @@ pub(super) struct Transfer<'a> {
     pub(super) meta: &'a Path,
     pub(super) parts: &'a UrlParts,
     pub(super) reporter: &'a dyn Reporter,
+    /// The caller's deadline for the whole fetch, retries included.
+    pub(super) deadline: Option<Deadline>,
 }
 
 /// (file size, bytes resumed), or the error and the bytes resumed.
@@ -134,14 +137,10 @@ impl Transfer<'_> {
                     req = req.header(header::IF_RANGE, v);
                 }
             }
-            let send = req.send();
-            let resp = match inner.attempt_timeout {
-                Some(t) => {
-                    tokio::time::timeout(t, send).await.map_err(|_| self.timeout("response"))?
-                }
-                None => send.await,
-            }
-            .map_err(|e| dispatch_error(e, self.host))?;
+            let resp = self
+                .timed("response", req.send())
+                .await?
+                .map_err(|e| dispatch_error(e, self.host))?;
             if resp.status().is_redirection()
                 && redirects < MAX_REDIRECTS
                 && let Some(next) = resp
@@ -158,11 +157,25 @@ impl Transfer<'_> {
         }
     }
 
-    fn timeout(&self, what: &str) -> Error {
-        Error::new(
-            ErrorKind::Timeout,
-            format!("no {what} from '{}' within the attempt timeout", self.host),
-        )
+    /// Runs `fut` under one timer: the attempt timeout (for the response, or for each gap
+    /// between body chunks) or what is left of the deadline, whichever is sooner.
+    async fn timed<T>(&self, what: &str, fut: impl Future<Output = T>) -> Result<T, Error> {
+        let attempt = self.client.inner.attempt_timeout;
+        let left = self.deadline.map(|d| d.remaining());
+        let (limit, by_deadline) = match (attempt, left) {
+            (Some(a), Some(l)) if l < a => (Some(l), true),
+            (Some(a), _) => (Some(a), false),
+            (None, l) => (l, l.is_some()),
+        };
+        let Some(limit) = limit else { return Ok(fut.await) };
+        tokio::time::timeout(limit, fut).await.map_err(|_| {
+            let within = if by_deadline {
+                "before the deadline".to_owned()
+            } else {
+                "within the attempt timeout".to_owned()
+            };
+            Error::new(ErrorKind::Timeout, format!("no {what} from '{}' {within}", self.host))
+        })
     }
 
     /// What the answer to a request from `offset` allows; `None` for a status that is no file.
@@ -242,7 +255,6 @@ impl Transfer<'_> {
     ) -> Result<u64, Error> {
         let part = self.part;
         let status = resp.status().as_u16();
-        let timeout = self.client.inner.attempt_timeout;
         // From byte 0, the order keeps the validator true of the bytes at every moment: the old
         // one goes, the file is emptied, and the new one is saved before any byte is written.
         if start == 0 {
@@ -257,12 +269,7 @@ impl Transfer<'_> {
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BUFFER);
         let outcome: Result<(), Error> = async {
             loop {
-                let next = match timeout {
-                    Some(t) => tokio::time::timeout(t, resp.chunk())
-                        .await
-                        .map_err(|_| self.timeout("data"))?,
-                    None => resp.chunk().await,
-                };
+                let next = self.timed("data", resp.chunk()).await?;
                 let Some(chunk) = next.map_err(body_error)? else { return Ok(()) };
                 if let Some(total) = total
                     && written + (buf.len() + chunk.len()) as u64 > total

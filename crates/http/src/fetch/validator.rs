@@ -178,4 +178,36 @@ mod tests {
         assert!(!meta.exists());
         Validator::remove(&meta).await.unwrap();
     }
+
+    /// A meta file is read only up to [`MAX_META`] bytes, only if regular, and removing one
+    /// fails loudly on anything but its absence.
+    #[tokio::test]
+    async fn oversized_or_odd_meta_files_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("clip.mp4.part.meta");
+        // Valid JSON of exactly `len` bytes.
+        let of_len = |len: usize| {
+            let pad = len - r#"{"etag":"\"\""}"#.len();
+            format!(r#"{{"etag":"\"{}\""}}"#, "a".repeat(pad))
+        };
+        std::fs::write(&meta, of_len(2048)).unwrap();
+        assert!(Validator::load(&meta).await.is_some(), "a few KiB is fine");
+        std::fs::write(&meta, of_len(MAX_META as usize)).unwrap();
+        assert!(Validator::load(&meta).await.is_some(), "up to the limit");
+        std::fs::write(&meta, of_len(MAX_META as usize + 1)).unwrap();
+        assert_eq!(Validator::load(&meta).await, None, "past the limit");
+        std::fs::remove_file(&meta).unwrap();
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("elsewhere");
+            std::fs::write(&target, of_len(100)).unwrap();
+            std::os::unix::fs::symlink(&target, &meta).unwrap();
+            assert_eq!(Validator::load(&meta).await, None, "a link is not followed");
+            std::fs::remove_file(&meta).unwrap();
+        }
+        std::fs::create_dir(&meta).unwrap();
+        let e = Validator::remove(&meta).await.unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Io, "{e}");
+        assert_eq!(e.to_string(), format!("cannot remove '{}'", meta.display()));
+    }
 }

@@ -525,3 +525,98 @@ async fn without_a_saved_validator_a_part_file_is_not_resumed() {
     assert!(!heads[1].to_ascii_lowercase().contains("range:"), "{}", heads[1]);
     assert!(!dir.path().join("clip.mp4.part.meta").exists());
 }
+
+#[tokio::test]
+async fn a_206_that_ends_before_its_content_range_total_is_not_renamed() {
+    let file = file_of(1_000);
+    // Framed correctly (Content-Length 300), but the file has 1000 bytes: only fetch's own
+    // length check can tell.
+    let short = Script::Raw(
+        "206 Partial Content",
+        vec![format!("ETag: {}", etag(&file)), "Content-Range: bytes 300-599/1000".into()],
+        file[300..600].to_vec(),
+    );
+    let srv = FileServer::start(file.clone(), vec![Script::CutAt(300), short]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .retry(RetryConfig::default().max_attempts(2).jitter(|_| std::time::Duration::ZERO))
+        .build()
+        .unwrap();
+    let e = c
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Dispatch, "{e}");
+    assert_eq!(e.to_string(), "the body ended after 600 of 1000 bytes (after 2 attempts)");
+    assert_eq!(e.status(), Some(206));
+    assert!(!dest.exists(), "a short file never gets the final name");
+    let part = std::fs::read(dir.path().join("clip.mp4.part")).unwrap();
+    assert!(part == file[..600], "what arrived is kept for a resume");
+}
+
+#[tokio::test]
+async fn a_416_for_a_whole_part_file_renames_it_without_a_transfer() {
+    let file = file_of(50_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Ranged]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    std::fs::write(dir.path().join("clip.mp4.part"), &*file).unwrap();
+    save_validator(&dir.path().join("clip.mp4.part.meta"), &file);
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((out.bytes, out.resumed_from), (50_000, 50_000));
+    assert!(std::fs::read(&dest).unwrap() == *file);
+    let heads = srv.heads();
+    assert_eq!(heads.len(), 1);
+    assert!(heads[0].to_ascii_lowercase().contains("range: bytes=50000-"), "{}", heads[0]);
+    assert!(!dir.path().join("clip.mp4.part").exists());
+    assert!(!dir.path().join("clip.mp4.part.meta").exists());
+}
+
+#[tokio::test]
+async fn a_416_for_a_part_file_longer_than_the_file_starts_over() {
+    let file = file_of(50_000);
+    let srv = FileServer::start(file.clone(), vec![Script::Ranged]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let mut longer = file.to_vec();
+    longer.extend_from_slice(&[0xEE; 100]);
+    std::fs::write(dir.path().join("clip.mp4.part"), &longer).unwrap();
+    save_validator(&dir.path().join("clip.mp4.part.meta"), &file);
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((out.bytes, out.resumed_from), (50_000, 0));
+    assert!(std::fs::read(&dest).unwrap() == *file, "the longer part file was never renamed");
+    let heads = srv.heads();
+    assert_eq!(heads.len(), 2);
+    assert!(heads[0].to_ascii_lowercase().contains("range: bytes=50100-"), "{}", heads[0]);
+    assert!(!heads[1].to_ascii_lowercase().contains("range:"), "{}", heads[1]);
+}
+
+#[tokio::test]
+async fn a_416_without_content_range_starts_over() {
+    let file = file_of(50_000);
+    let bare = Script::Raw("416 Range Not Satisfiable", vec![], Vec::new());
+    let srv = FileServer::start(file.clone(), vec![bare, Script::Full]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    // As long as the file, but nothing vouches for its bytes.
+    std::fs::write(dir.path().join("clip.mp4.part"), vec![0xEE; 50_000]).unwrap();
+    save_validator(&dir.path().join("clip.mp4.part.meta"), &file);
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((out.bytes, out.resumed_from), (50_000, 0));
+    assert!(std::fs::read(&dest).unwrap() == *file, "the unchecked part file was never renamed");
+    assert_eq!(srv.heads().len(), 2);
+}

@@ -6,6 +6,7 @@
 
 mod auth;
 mod bulk;
+mod deadline;
 mod fetch;
 mod matrix;
 mod retry;

@@ -279,3 +279,23 @@ async fn download_types_that_could_leave_their_segment_never_reach_the_wire() {
     }
     assert_eq!(requests(&server).await, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn success_true_on_a_4xx_is_an_invalid_response_not_a_result() {
+    for op in Operation::ALL {
+        let server = mock_server().await;
+        mount(&server, op, json(404, ok_body(op, false)), None).await;
+        let client = builder(&base(&server)).build().unwrap();
+        let e = call(&client, op).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{op}: {e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{op}: http 404 (application/json): the envelope says success but the status is an error"
+            )
+        );
+        assert_eq!(e.status(), Some(404));
+        assert!(!e.is_retryable());
+        assert_eq!(requests(&server).await, 1, "{op}");
+    }
+}

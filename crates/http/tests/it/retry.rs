@@ -191,6 +191,26 @@ async fn a_408_is_retried_and_other_4xx_are_not() {
     assert_eq!(e.attempts(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_second_longer_429_holds_every_clone_for_longer() {
+    let server = mock_server().await;
+    list_mock(throttled().insert_header("retry-after", "5")).up_to_n_times(1).mount(&server).await;
+    list_mock(throttled().insert_header("retry-after", "30")).up_to_n_times(1).mount(&server).await;
+    list_mock(ok()).mount(&server).await;
+    let client = builder(&base(&server)).retry(RetryConfig::disabled()).build().unwrap();
+    let clone = client.clone();
+    let t0 = tokio::time::Instant::now();
+    let e = call(&client, Operation::List).await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(5)));
+    // The next call waits out the first pause, then is told to wait 30 s more.
+    let e = call(&client, Operation::List).await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(t0.elapsed(), Duration::from_secs(5));
+    call(&clone, Operation::List).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(35), "the clone waits out the longer pause");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
 // Paused time against a server in the test's own runtime (support::server): the answer never
 // races a timer, and the times below are exact.
 #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@
 // Test helpers may unwrap like the tests they serve: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod contracts;
 mod examples;
 mod roundtrip;
 mod signed;

@@ -193,6 +193,8 @@ pub(crate) enum Script {
     NoEtag(Box<Script>),
     /// This status line and these header lines (no `Content-Length`: add it), then `body`.
     Raw(&'static str, Vec<String>, Vec<u8>),
+    /// `Full`'s head and the first `n` bytes, then silence with the connection open.
+    StallAfter(usize),
 }
 
 /// The strong `ETag` the file server sends for `file`.
@@ -232,7 +234,9 @@ fn answer(script: &Script, file: &Arc<Vec<u8>>, head: &str) -> (String, Vec<Stri
     };
     match script {
         Script::Full => ("200 OK".into(), vec![tag.clone(), len(n)], file.to_vec()),
-        Script::CutAt(k) => ("200 OK".into(), vec![tag.clone(), len(n)], file[..*k].to_vec()),
+        Script::CutAt(k) | Script::StallAfter(k) => {
+            ("200 OK".into(), vec![tag.clone(), len(n)], file[..*k].to_vec())
+        }
         Script::ShortBody(k) => ("200 OK".into(), vec![tag.clone(), len(n + k)], file.to_vec()),
         Script::Ranged => {
             let stale = header("if-range").is_some_and(|v| v != etag(file));
@@ -293,6 +297,14 @@ impl FileServer {
                 msg.push_str("\r\n");
                 let _ = s.write_all(msg.as_bytes()).await;
                 let _ = s.write_all(&body).await;
+                if let Script::StallAfter(_) = script {
+                    // Held open and silent until the runtime ends.
+                    tokio::spawn(async move {
+                        let _s = s;
+                        std::future::pending::<()>().await;
+                    });
+                    continue;
+                }
                 let _ = s.shutdown().await;
             }
         });
@@ -307,6 +319,20 @@ impl FileServer {
     pub(crate) fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
+}
+
+/// A server in the test's runtime that accepts connections, reads nothing, answers nothing and
+/// keeps them open: an API that has gone silent.
+pub(crate) async fn silent_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    addr
 }
 
 /// A file of `n` pseudo-random bytes.
