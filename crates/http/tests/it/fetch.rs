@@ -724,3 +724,30 @@ async fn a_206_with_an_unknown_total_takes_it_from_content_length() {
     assert!(std::fs::read(&dest).unwrap() == *file);
     assert!(rec.events().contains(&Event::Started(Some(video().to_string()), Some(10_000), 4_000)));
 }
+
+#[tokio::test]
+async fn a_new_version_without_a_validator_drops_the_old_one() {
+    let (old, new) = (file_of(10_000), other_version(10_000));
+    let srv = FileServer::start(
+        old.clone(),
+        vec![
+            Script::CutAt(4_000),
+            Script::Other(new.clone(), Box::new(Script::NoEtag(Box::new(Script::CutAt(3_000))))),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .retry(RetryConfig::default().max_attempts(2).jitter(|_| std::time::Duration::ZERO))
+        .build()
+        .unwrap();
+    c.downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dir.path().join("clip.mp4"), FetchOptions::default())
+        .await
+        .unwrap_err();
+    // The .part now holds the start of the new version, which has no validator: the old one
+    // must not be left to vouch for it.
+    let part = std::fs::read(dir.path().join("clip.mp4.part")).unwrap();
+    assert!(part == new[..3_000]);
+    assert!(!dir.path().join("clip.mp4.part.meta").exists());
+}
