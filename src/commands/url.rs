@@ -1,5 +1,5 @@
 //! `cfstream downloads url`: each video's download URL, signed on request (`--signed`), one
-//! per line or as JSON Lines. Also the client set-up `signing-keys` shares.
+//! per line in input order, or as JSON Lines. Also the client set-up `signing-keys` shares.
 
 use std::io::Write as _;
 
@@ -8,6 +8,7 @@ use cfstream_http::{
     Client, DownloadsApi, LocalSigningKey, RateLimit, RetryConfig, TokenOptions, signed_url,
 };
 use cfstream_types::{AccountId, DEFAULT_BASE_URL, DownloadType, SignedToken, VideoId};
+use futures::StreamExt as _;
 use serde_json::json;
 
 use crate::cli::{Global, RateSetting, UrlArgs};
@@ -87,8 +88,16 @@ pub(crate) async fn run(global: &Global, args: UrlArgs) -> anyhow::Result<ExitSt
     let api = client.downloads(&account);
     let mut failed = 0usize;
     let mut setup_error = false;
-    for video in &selection.videos {
-        match one(&api, &source, video, t, &opts, args.filename.as_deref()).await {
+    // `--jobs` at once; answers are printed in input order.
+    let mut work = futures::stream::iter(&selection.videos)
+        .map(|video| {
+            let (api, source, opts) = (&api, &source, &opts);
+            let filename = args.filename.as_deref();
+            async move { (video, one(api, source, video, t, opts, filename).await) }
+        })
+        .buffered(usize::from(args.batch.jobs));
+    while let Some((video, result)) = work.next().await {
+        match result {
             Ok(url) => {
                 if global.json {
                     output::write_json_line(&json!({
@@ -112,11 +121,13 @@ pub(crate) async fn run(global: &Global, args: UrlArgs) -> anyhow::Result<ExitSt
                     f.write(&mut std::io::stderr().lock())?;
                 }
                 if setup_error {
+                    // Every other video would fail the same way.
                     break;
                 }
             }
         }
     }
+    drop(work);
     if failed > 0 && !global.json && !global.quiet {
         let total = selection.videos.len();
         writeln!(std::io::stderr().lock(), "url: {} of {total} videos succeeded", total - failed)?;
