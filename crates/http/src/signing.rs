@@ -625,6 +625,17 @@ mod tests {
         assert!(!format!("{e:?}").contains("S3CRET"));
     }
 
+    #[test]
+    fn the_signing_kinds_have_stable_names_and_never_retry() {
+        for (kind, name) in [
+            (ErrorKind::InvalidTokenRequest, "invalid_token_request"),
+            (ErrorKind::SignedUrlRequired, "signed_url_required"),
+        ] {
+            assert_eq!(kind.as_str(), name);
+            assert!(!Error::new(kind, "x").with_status(401).is_retryable());
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_cache_reuses_a_token_until_shortly_before_it_expires() {
         let cache = TokenCache::default();
