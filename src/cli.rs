@@ -1,5 +1,5 @@
-//! The command tree, declared with clap's derive API: global options, `downloads`, `serve`,
-//! `conformance` and `completions`.
+//! The command tree, declared with clap's derive API: global options, `downloads`,
+//! `signing-keys`, `serve`, `conformance` and `completions`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +75,10 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Downloads(Downloads),
 
+    /// Create, list and delete the signing keys that sign URL tokens offline
+    #[command(subcommand)]
+    SigningKeys(SigningKeys),
+
     /// Run the local emulator of the Stream downloads API (until Ctrl-C)
     Serve(ServeArgs),
 
@@ -99,6 +103,8 @@ pub(crate) enum Downloads {
     Wait(WaitArgs),
     /// Create if needed, wait until ready, then download the file of each video
     Fetch(FetchArgs),
+    /// Print the URL of each video's download (signed with --signed), one per line
+    Url(UrlArgs),
 }
 
 impl Downloads {
@@ -109,6 +115,7 @@ impl Downloads {
             Downloads::Create(a) | Downloads::Delete(a) => &a.batch,
             Downloads::Wait(a) => &a.batch,
             Downloads::Fetch(a) => &a.wait.batch,
+            Downloads::Url(a) => &a.batch,
         }
     }
 
@@ -120,6 +127,7 @@ impl Downloads {
             Downloads::Delete(_) => "delete",
             Downloads::Wait(_) => "wait",
             Downloads::Fetch(_) => "fetch",
+            Downloads::Url(_) => "url",
         }
     }
 }
@@ -243,6 +251,49 @@ pub(crate) struct FetchArgs {
     /// under its final name is always complete)
     #[arg(long)]
     pub(crate) overwrite: bool,
+    /// Do not sign: a video that requires signed URLs fails instead of being fetched with a
+    /// token (by default one comes from CFSTREAM_SIGNING_KEY_ID/_PEM, else the API)
+    #[arg(long)]
+    pub(crate) no_sign: bool,
+}
+
+/// `downloads url`
+#[derive(Debug, Args)]
+pub(crate) struct UrlArgs {
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
+    #[command(flatten)]
+    pub(crate) kind: TypeArg,
+    /// Print signed URLs (a downloadable token in place of the video id): signed offline with
+    /// CFSTREAM_SIGNING_KEY_ID/_PEM when both are set, else by the API's token endpoint
+    #[arg(long)]
+    pub(crate) signed: bool,
+    /// How long a signed URL stays valid (at most 24h)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, requires = "signed")]
+    pub(crate) expires: Duration,
+    /// Add `?filename=NAME` (at most 120 of [A-Za-z0-9-_]): the name the browser saves as
+    #[arg(long, value_name = "NAME", value_parser = parse_filename)]
+    pub(crate) filename: Option<String>,
+}
+
+/// `cfstream signing-keys ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum SigningKeys {
+    /// Create a signing key and print the `export` lines that let cfstream sign with it
+    /// (the one time the private key is shown)
+    Create,
+    /// List the signing keys (ids and creation times)
+    List,
+    /// Delete a signing key: tokens it signed stop working
+    Delete(DeleteKeyArgs),
+}
+
+/// `signing-keys delete`
+#[derive(Debug, Args)]
+pub(crate) struct DeleteKeyArgs {
+    /// The id of the key to delete
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
 }
 
 fn parse_filename(s: &str) -> Result<String, String> {

@@ -251,6 +251,13 @@ fn classify_file_host(
             FailureKind::Network,
             format!("the file host {origin} did not answer in time; {again}"),
         ),
+        K::SignedUrlRequired => (
+            FailureKind::InvalidResponse,
+            format!(
+                "the file host {origin} requires a signed URL for this video: run without --no-sign to fetch it with a token \
+                 (signed with CFSTREAM_SIGNING_KEY_ID/_PEM when set, else from the API's token endpoint)"
+            ),
+        ),
         K::InvalidResponse => match f.status {
             Some(401 | 403) => (
                 FailureKind::InvalidResponse,

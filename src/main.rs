@@ -50,7 +50,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
+        Command::Downloads(crate::cli::Downloads::Url(args)) => {
+            commands::url::run(&cli.global, args).await
+        }
         Command::Downloads(cmd) => commands::downloads::run(&cli.global, cmd).await,
+        Command::SigningKeys(cmd) => commands::signing_keys::run(&cli.global, cmd).await,
         Command::Serve(args) => commands::serve::run(&cli.global, args).await,
         Command::Conformance(args) => commands::conformance::run(&cli.global, args).await,
         Command::Completions(args) => commands::completions::run(&args),

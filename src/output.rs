@@ -40,6 +40,26 @@
 //! where `source` is `argument`, `stdin` or the `--from` file's path, and `line` the
 //! argument position or line number (from 1). The other ids still run.
 //!
+//! ## `downloads url`: `"event": "url"`, one per video, in input order
+//!
+//! | field | type | when | meaning |
+//! | --- | --- | --- | --- |
+//! | `video` | string | always | the video id |
+//! | `ok` | bool | always | whether a URL was made for this video |
+//! | `type` | string | always | the download type |
+//! | `url` | string | ok | the download's URL (with `?filename=` if asked); with `--signed`, a token in place of the video id: a bearer credential, printed because it was asked for |
+//! | `signed` | bool | ok | whether `url` carries a token |
+//! | `error` | object | not ok | as for `result` |
+//!
+//! `downloads url` prints no `summary` line.
+//!
+//! ## `signing-keys`: `"event": "signing_key"` and `"event": "deleted"`
+//!
+//! `create`: `{"event":"signing_key","id":ID,"created":TIME,"pem":BASE64_PEM}` (the private key,
+//! shown once, on request); `list`: one `{"event":"signing_key","id":ID,"created":TIME}` per key;
+//! `delete`: `{"event":"deleted","id":ID,"ok":true}`. A failure is
+//! `{"event":"error","ok":false,"error":{...}}`.
+//!
 //! ## `"event": "summary"`: the last line
 //!
 //! `{"event":"summary","command":"fetch","succeeded":199,"failed":1,"invalid_input":0,"interrupted":false}`

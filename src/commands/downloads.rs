@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use cfstream_http::{Client, FetchOptions, RateLimit, Reporter, RetryConfig, WaitOptions};
+use cfstream_http::{Client, FetchOptions, RateLimit, Reporter, RetryConfig, Signing, WaitOptions};
 use cfstream_types::{AccountId, DEFAULT_BASE_URL, Download, DownloadType, VideoId};
 use futures::StreamExt as _;
 
@@ -38,6 +38,8 @@ struct FetchPlan {
     target: Target,
     filename: Option<String>,
     overwrite: bool,
+    /// Whether a video that requires signed URLs is fetched with a token (`--no-sign`: no).
+    sign: bool,
 }
 
 /// Where fetched files go.
@@ -163,7 +165,9 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
             target: Target::resolve(&a.output, selection.videos.len())?,
             filename: a.filename.clone(),
             overwrite: a.overwrite,
+            sign: !a.no_sign,
         }),
+        Downloads::Url(_) => anyhow::bail!("`downloads url` is run by commands::url"),
     };
     let setting = Setting {
         account: account.to_string(),
@@ -405,6 +409,9 @@ async fn step(ctx: &Ctx, bar: &Arc<VideoBar>, video: &VideoId) -> anyhow::Result
             let mut opts = FetchOptions::default().overwrite(plan.overwrite).reporter(reporter());
             if let Some(name) = &plan.filename {
                 opts = opts.filename(name.clone());
+            }
+            if !plan.sign {
+                opts = opts.signing(Signing::Never);
             }
             let origin = ready.url.as_ref().map(|u| u.origin().ascii_serialization());
             // A signed token in the URL's path is redacted from log lines (see sanitize.rs).

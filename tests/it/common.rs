@@ -14,13 +14,15 @@ use cfstream_types::VideoId;
 use serde_json::json;
 
 /// Every variable the binary reads, removed so that the developer's shell cannot leak in.
-const VARS: [&str; 6] = [
+const VARS: [&str; 8] = [
     "CLOUDFLARE_API_TOKEN",
     "CLOUDFLARE_EMAIL",
     "CLOUDFLARE_API_KEY",
     "CLOUDFLARE_ACCOUNT_ID",
     "CLOUDFLARE_BASE_URL",
     "RUST_LOG",
+    "CFSTREAM_SIGNING_KEY_ID",
+    "CFSTREAM_SIGNING_KEY_PEM",
 ];
 
 /// The `cfstream` binary, with no `CLOUDFLARE_*` variable set.

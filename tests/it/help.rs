@@ -18,6 +18,8 @@ fn help_of_every_command() {
         &["downloads", "delete"],
         &["downloads", "wait"],
         &["downloads", "fetch"],
+        &["downloads", "url"],
+        &["signing-keys"],
         &["serve"],
         &["conformance"],
         &["conformance", "proxy"],

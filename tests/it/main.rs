@@ -14,5 +14,6 @@ mod kill;
 mod live;
 mod security;
 mod serve;
+mod signing;
 mod stack;
 mod terminal;

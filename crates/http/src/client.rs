@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use cfstream_types::auth::{CredentialsError, ENV_API_KEY, ENV_API_TOKEN, ENV_EMAIL};
-use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Endpoint, Method, Url};
+use cfstream_types::{
+    AccountId, Credentials, DEFAULT_BASE_URL, Endpoint, Method, Operation, SigningOperation, Url,
+};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument as _;
 
@@ -18,6 +20,7 @@ use crate::policy::{
     Deadline, Limiter, MAX_SERVER_DELAY, RateLimit, Retries, RetryConfig, TokenBucket, server_delay,
 };
 use crate::reporter::{NoopReporter, Reporter};
+use crate::signing::TokenCache;
 
 /// The largest API response body read into memory; anything larger is not a downloads answer.
 const MAX_API_BODY: usize = 8 * 1024 * 1024;
@@ -48,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) bucket: TokenBucket,
     pub(crate) limiter: Limiter,
     pub(crate) reporter: Arc<dyn Reporter>,
+    /// The tokens `fetch` obtained for signed videos, reused until shortly before they expire.
+    pub(crate) tokens: TokenCache,
 }
 
 impl fmt::Debug for Client {
@@ -82,6 +87,53 @@ impl RawResponse {
     /// The `Content-Type` header, if it is text.
     pub fn content_type(&self) -> Option<&str> {
         self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One API request as sent: the operation it is, its method, URL and JSON body (`None`: the
+/// empty `{}` every POST carries).
+pub(crate) struct Call {
+    pub(crate) tag: Tag,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: Option<Bytes>,
+}
+
+/// Which operation a [`Call`] is, to name it in errors, spans and reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Tag {
+    /// One of the five downloads operations.
+    Downloads(Operation),
+    /// One of the signed-URL operations.
+    Signing(SigningOperation),
+}
+
+impl Tag {
+    fn name(self) -> &'static str {
+        match self {
+            Tag::Downloads(op) => op.name(),
+            Tag::Signing(op) => op.name(),
+        }
+    }
+
+    /// `e`, naming this operation.
+    pub(crate) fn mark(self, e: Error) -> Error {
+        match self {
+            Tag::Downloads(op) => e.with_operation(op),
+            Tag::Signing(op) => e.with_signing_operation(op),
+        }
+    }
+}
+
+impl Call {
+    /// `endpoint` under `base`.
+    pub(crate) fn of(endpoint: &Endpoint, base: &Url) -> Self {
+        Call {
+            tag: Tag::Downloads(endpoint.operation()),
+            method: endpoint.method(),
+            url: endpoint.url_under(base),
+            body: None,
+        }
     }
 }
 
@@ -123,6 +175,15 @@ impl Client {
         endpoint: &Endpoint,
         deadline: Option<Deadline>,
     ) -> Result<RawResponse, Error> {
+        self.attempt_call(&Call::of(endpoint, &self.inner.base), deadline).await
+    }
+
+    /// One attempt of `call` (see [`Client::attempt`]).
+    async fn attempt_call(
+        &self,
+        call: &Call,
+        deadline: Option<Deadline>,
+    ) -> Result<RawResponse, Error> {
         let i = &self.inner;
         if let Err(wait) = i.limiter.acquire(deadline.map(|d| d.at)).await {
             // The wait as a retry hint: the retry loop sees it ends past the deadline and stops.
@@ -138,8 +199,8 @@ impl Client {
             // Nothing can be sent and answered in no time.
             return Err(d.expired());
         }
-        let url = endpoint.url_under(&i.base);
-        let method = match endpoint.method() {
+        let url = call.url.clone();
+        let method = match call.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
             Method::Delete => reqwest::Method::DELETE,
@@ -152,7 +213,8 @@ impl Client {
         }
         if method == reqwest::Method::POST {
             // The 2024-01-04 OpenAPI shape's POST takes an (empty) JSON body; newer servers ignore it.
-            req = req.header(header::CONTENT_TYPE, "application/json").body("{}");
+            let body = call.body.clone().unwrap_or_else(|| Bytes::from_static(b"{}"));
+            req = req.header(header::CONTENT_TYPE, "application/json").body(body);
         }
         let fut = async move {
             let mut resp =
@@ -208,9 +270,43 @@ impl Client {
             self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
             caller_deadline.map(Deadline::caller),
         );
+        let call = Call::of(endpoint, &self.inner.base);
+        self.run(&call, span, started, deadline, &parse).await
+    }
+
+    /// Runs a signed-URL `call` like [`Client::execute`] runs an endpoint.
+    pub(crate) async fn execute_call<T>(
+        &self,
+        call: &Call,
+        caller_deadline: Option<tokio::time::Instant>,
+        parse: impl Fn(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let span = tracing::info_span!(
+            "cfstream_http.call",
+            operation = call.tag.name(),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        );
+        let started = tokio::time::Instant::now();
+        let deadline = Deadline::sooner(
+            self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
+            caller_deadline.map(Deadline::caller),
+        );
+        self.run(call, span, started, deadline, &parse).await
+    }
+
+    /// The retries of `call` inside `span`, which records how they went.
+    async fn run<T>(
+        &self,
+        call: &Call,
+        span: tracing::Span,
+        started: tokio::time::Instant,
+        deadline: Option<Deadline>,
+        parse: &impl Fn(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let stats = Stats::default();
-        let out =
-            self.retry_loop(endpoint, deadline, &parse, &stats).instrument(span.clone()).await;
+        let out = self.retry_loop(call, deadline, parse, &stats).instrument(span.clone()).await;
         if !span.is_disabled() {
             span.record("attempts", stats.attempts.load(Ordering::Relaxed));
             if let Some(status) = stats.status() {
@@ -222,12 +318,12 @@ impl Client {
                 Err(e) => tracing::debug!(parent: &span, error = %e, "call failed"),
             }
         }
-        out.map_err(|e| e.with_operation(op))
+        out.map_err(|e| call.tag.mark(e))
     }
 
     async fn retry_loop<T>(
         &self,
-        endpoint: &Endpoint,
+        call: &Call,
         deadline: Option<Deadline>,
         parse: &impl Fn(&RawResponse) -> Result<T, Error>,
         stats: &Stats,
@@ -240,7 +336,7 @@ impl Client {
             let attempt_span =
                 tracing::debug_span!("attempt", attempt, status = tracing::field::Empty);
             let result = async {
-                let raw = self.attempt(endpoint, deadline).await?;
+                let raw = self.attempt_call(call, deadline).await?;
                 tracing::Span::current().record("status", raw.status);
                 stats.last_status.store(u32::from(raw.status), Ordering::Relaxed);
                 parse(&raw).map_err(|e| {
@@ -265,7 +361,9 @@ impl Client {
             let Some(delay) = retries.delay_before_retry(&err) else { return Err(err) };
             let reason = err.to_string();
             tracing::debug!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, reason = %reason, "retrying");
-            i.reporter.retrying(endpoint.operation(), attempt + 1, delay, &reason);
+            if let Tag::Downloads(op) = call.tag {
+                i.reporter.retrying(op, attempt + 1, delay, &reason);
+            }
             tokio::time::sleep(delay).await;
         }
     }
@@ -539,6 +637,7 @@ impl ClientBuilder {
                 retry,
                 limiter,
                 reporter: self.reporter.unwrap_or_else(|| Arc::new(NoopReporter)),
+                tokens: TokenCache::default(),
             }),
         })
     }

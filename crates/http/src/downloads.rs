@@ -94,7 +94,7 @@ impl<'a> DownloadsApi<'a> {
         dest: &Path,
         opts: FetchOptions,
     ) -> Result<FetchOutcome, Error> {
-        crate::fetch::fetch(self.client, download, dest, opts, self.deadline).await
+        crate::fetch::fetch(self, download, dest, opts).await
     }
 
     /// Sends `endpoint` once (rate limited, credentials, attempt timeout, this handle's deadline;
@@ -127,7 +127,7 @@ pub(crate) fn parse_deleted(raw: &RawResponse) -> Result<(), Error> {
 /// The envelope's result on success, else an `Api` error with every `{code, message}`, or an
 /// `InvalidResponse` error with the status, content type, first KiB of the body and the JSON
 /// path at fault.
-fn finish<T: Default>(
+pub(crate) fn finish<T: Default>(
     raw: &RawResponse,
     decoded: Result<Envelope<T>, DecodeError>,
 ) -> Result<T, Error> {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cfstream_types::{ApiFailure, ErrorCode, Operation, PercentComplete};
+use cfstream_types::{ApiFailure, ErrorCode, Operation, PercentComplete, SigningOperation};
 
 /// How many bytes of a response body an error keeps.
 pub(crate) const BODY_SNIPPET: usize = 1024;
@@ -40,6 +40,12 @@ pub enum ErrorKind {
     NotRegularFile,
     /// A local file operation failed.
     Io,
+    /// A token request breaks a documented rule (`exp` more than 24 hours ahead, a signing
+    /// key `id` without its `pem`); found before any request is sent.
+    InvalidTokenRequest,
+    /// The file host refused the plain URL (401 or 403): the video requires signed URLs, and
+    /// signing was turned off ([`crate::Signing::Never`]).
+    SignedUrlRequired,
 }
 
 impl ErrorKind {
@@ -57,6 +63,8 @@ impl ErrorKind {
             ErrorKind::DestinationExists => "destination_exists",
             ErrorKind::NotRegularFile => "not_regular_file",
             ErrorKind::Io => "io",
+            ErrorKind::InvalidTokenRequest => "invalid_token_request",
+            ErrorKind::SignedUrlRequired => "signed_url_required",
         }
     }
 }
@@ -81,6 +89,7 @@ pub(crate) struct Inner {
     pub(crate) kind: Option<ErrorKind>,
     pub(crate) message: String,
     pub(crate) operation: Option<Operation>,
+    pub(crate) signing: Option<SigningOperation>,
     pub(crate) status: Option<u16>,
     pub(crate) content_type: Option<String>,
     pub(crate) body: Option<Bytes>,
@@ -121,6 +130,11 @@ impl Error {
 
     pub(crate) fn with_operation(mut self, op: Operation) -> Self {
         self.inner.operation = Some(op);
+        self
+    }
+
+    pub(crate) fn with_signing_operation(mut self, op: SigningOperation) -> Self {
+        self.inner.signing = Some(op);
         self
     }
 
@@ -210,6 +224,11 @@ impl Error {
         self.inner.operation
     }
 
+    /// The signed-URL operation that failed (create a token, or a signing-key call).
+    pub fn signing_operation(&self) -> Option<SigningOperation> {
+        self.inner.signing
+    }
+
     /// The `Content-Type` of the response at fault.
     pub fn content_type(&self) -> Option<&str> {
         self.inner.content_type.as_deref()
@@ -254,6 +273,9 @@ impl fmt::Display for Error {
         if let Some(op) = self.inner.operation {
             write!(f, "{op}: ")?;
         }
+        if let Some(op) = self.inner.signing {
+            write!(f, "{op}: ")?;
+        }
         f.write_str(&self.inner.message)?;
         if let Some(api) = &self.inner.api {
             write!(f, ": {api}")?;
@@ -275,6 +297,9 @@ impl fmt::Debug for Error {
         d.field("kind", &self.kind()).field("message", &i.message);
         if let Some(op) = i.operation {
             d.field("operation", &op);
+        }
+        if let Some(op) = i.signing {
+            d.field("signing_operation", &op);
         }
         if let Some(s) = i.status {
             d.field("status", &s);

@@ -10,9 +10,12 @@
 //!   request, timeout, dispatch, invalid response (with status, content type, the first KiB of
 //!   the body and the JSON path at fault) or API error (with every `{code, message}`).
 //! - Progress and retries are reported through a [`Reporter`].
+//! - Signed URLs: [`DownloadsApi::create_token`] (the API) or [`sign_locally`] (RS256 with a
+//!   [`LocalSigningKey`]), the signing-key operations, [`signed_url`]; `fetch` signs by itself
+//!   when the file host answers 401 or 403 ([`Signing`]).
 //!
-//! Credentials never appear in `Debug`, `Display`, errors or tracing output, and are never sent
-//! to the host that serves the files.
+//! Credentials and signed tokens never appear in `Debug`, `Display`, errors or tracing output,
+//! and API credentials are never sent to the host that serves the files.
 //!
 //! # Example
 //!
@@ -77,6 +80,7 @@ mod error;
 mod fetch;
 mod policy;
 mod reporter;
+mod signing;
 mod wait;
 
 pub use client::{Client, ClientBuilder, ENV_VARS, RawResponse};
@@ -85,6 +89,10 @@ pub use error::{Error, ErrorKind};
 pub use fetch::{FetchOptions, FetchOutcome};
 pub use policy::{RateLimit, RetryConfig};
 pub use reporter::{NoopReporter, Reporter};
+pub use signing::{
+    DEFAULT_TOKEN_LIFETIME, ENV_SIGNING_KEY_ID, ENV_SIGNING_KEY_PEM, LocalSigningKey, Signing,
+    TokenOptions, sign_locally, signed_url,
+};
 pub use wait::WaitOptions;
 
 pub use cfstream_types::{Credentials, Endpoint, Operation};

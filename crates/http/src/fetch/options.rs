@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::reporter::Reporter;
+use crate::signing::Signing;
 
 /// The longest `filename` Cloudflare accepts.
 const MAX_FILENAME: usize = 120;
@@ -18,12 +19,19 @@ pub struct FetchOptions {
     pub(crate) resume: bool,
     pub(crate) overwrite: bool,
     pub(crate) reporter: Option<Arc<dyn Reporter>>,
+    pub(crate) signing: Signing,
 }
 
 impl Default for FetchOptions {
     /// No `filename`, resume a `.part` file left by an earlier run, do not overwrite.
     fn default() -> Self {
-        Self { filename: None, resume: true, overwrite: false, reporter: None }
+        Self {
+            filename: None,
+            resume: true,
+            overwrite: false,
+            reporter: None,
+            signing: Signing::Auto,
+        }
     }
 }
 
@@ -34,6 +42,7 @@ impl fmt::Debug for FetchOptions {
             .field("resume", &self.resume)
             .field("overwrite", &self.overwrite)
             .field("reporter", &self.reporter.is_some())
+            .field("signing", &self.signing)
             .finish()
     }
 }
@@ -68,6 +77,18 @@ impl FetchOptions {
     #[must_use]
     pub fn overwrite(mut self, yes: bool) -> Self {
         self.overwrite = yes;
+        self
+    }
+
+    /// What to do when the file host refuses the plain URL with 401 or 403 (a video that
+    /// requires signed URLs): by default ([`Signing::Auto`]) get a `downloadable` token (from a
+    /// local key in the environment, else the token endpoint), retry once with the signed URL,
+    /// and keep the token on the client for that video until five minutes before it expires,
+    /// so a resume, in this fetch or a later one, needs no new token. With [`Signing::Never`]
+    /// the refusal fails the fetch with [`crate::ErrorKind::SignedUrlRequired`].
+    #[must_use]
+    pub fn signing(mut self, s: Signing) -> Self {
+        self.signing = s;
         self
     }
 

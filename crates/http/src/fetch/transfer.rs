@@ -24,7 +24,8 @@ const MAX_REDIRECTS: usize = 10;
 /// What every attempt of one fetch shares.
 pub(super) struct Transfer<'a> {
     pub(super) client: &'a Client,
-    pub(super) url: &'a reqwest::Url,
+    /// The file's URL: the download's, or its signed form.
+    pub(super) url: reqwest::Url,
     pub(super) host: &'a str,
     pub(super) part: &'a Path,
     /// `NAME.part.meta`: the validator of the version the `.part` file holds.

@@ -11,5 +11,6 @@ mod fetch;
 mod matrix;
 mod retry;
 mod secrets;
+mod signing;
 mod support;
 mod wait;
