@@ -150,9 +150,18 @@ impl Ctx<'_> {
             return;
         };
         let t = "default (signed)";
-        if let Some(whole) = self.fetch_whole(&mut r.serves, t, &signed).await {
-            self.same_file(&mut r.serves, t, &signed, &whole).await;
-        }
+        let Some(whole) = self.fetch_whole(&mut r.serves, t, &signed).await else {
+            // A server that refuses every token would pass every refusal: none is evidence.
+            for rec in [&mut r.not_downloadable, &mut r.expired, &mut r.other_video] {
+                rec.skip = Some(
+                    "a valid token was not served either, so a refusal proves nothing: see \
+                     signed_url_serves"
+                        .to_owned(),
+                );
+            }
+            return;
+        };
+        self.same_file(&mut r.serves, t, &signed, &whole).await;
 
         // Without `downloadable` (the body `{}`: the documented default is false).
         match self.token_for(account, video, &json!({})).await {

@@ -561,6 +561,7 @@ async fn handle(
 /// Starts the mini server breaking `m`; answers its target and the options of a run (which
 /// name the signed video for the faithful server and the signed mutants).
 pub(crate) async fn start(m: M) -> (Target, RunOptions) {
+    crate::signed::make_key().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mini =

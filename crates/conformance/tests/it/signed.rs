@@ -24,6 +24,16 @@ struct TestKey {
     decoding: DecodingKey,
 }
 
+/// Makes the test key, off the async workers: a server's handler that met the key still
+/// being made would block a worker (and the runs sharing it) until it is.
+pub(crate) async fn make_key() {
+    tokio::task::spawn_blocking(|| {
+        key();
+    })
+    .await
+    .unwrap();
+}
+
 /// An RSA 2048 key made once per test binary (no private key is committed).
 fn key() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
@@ -186,4 +196,26 @@ async fn tokens_never_reach_a_report() {
     assert_eq!(c.violations.len(), 1, "{:?}", c.violations);
     assert_eq!(c.violations[0].pointer, "/messages/0");
     assert_eq!(c.violations[0].value, r#"{"message":"issued [redacted]…"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_valid_token_is_refused_too_no_token_refusal_passes() {
+    let (target, options) = start(M::SignedTokenRefused).await;
+    let report = run(&target, &options).await.unwrap();
+    let text = report.render_text();
+    assert_eq!(report.failed_names(), ["signed_url_serves"], "{text}");
+    for name in
+        ["signed_not_downloadable_refused", "signed_expired_refused", "signed_other_video_refused"]
+    {
+        let c = report.check(name).unwrap();
+        assert_eq!(c.outcome, Outcome::Skip, "{name}: {text}");
+        assert_eq!(
+            c.reason.as_deref(),
+            Some(
+                "a valid token was not served either, so a refusal proves nothing: see signed_url_serves"
+            )
+        );
+    }
+    // The plain URL's refusal does not depend on tokens: judged.
+    assert_eq!(report.check("signed_unsigned_refused").unwrap().outcome, Outcome::Pass, "{text}");
 }
