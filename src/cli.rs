@@ -379,6 +379,10 @@ pub(crate) struct ConformanceRunArgs {
     /// the checks that need it are skipped
     #[arg(long = "video", value_name = "VIDEO")]
     pub(crate) videos: Vec<String>,
+    /// A video that requires signed URLs and is ready to stream, used by the signed-URL
+    /// checks (repeatable); without one, they are skipped
+    #[arg(long = "signed-video", value_name = "VIDEO")]
+    pub(crate) signed_videos: Vec<String>,
     /// Check the real Cloudflare API (https://api.cloudflare.com/client/v4); destructive
     /// checks then need --allow-writes
     #[arg(long)]

@@ -28,6 +28,38 @@ fn the_embedded_emulator_conforms_and_reports_are_written() {
 }
 
 #[test]
+fn signed_videos_reach_the_run_and_a_bad_one_is_a_usage_error() {
+    let out = cfstream().args(["conformance", "--signed-video", "not-hex"]).output().unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: bad --signed-video"), "{stderr}");
+
+    // The embedded emulator has no such video: its token answer is not a token, and its
+    // downloads cannot be listed.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = cfstream()
+        .args(["conformance", "--checks", "signed_token_schema,signed_url_serves"])
+        .args(["--signed-video", "0000000000000000000000000000beef", "--report"])
+        .arg(format!("json={}", json.display()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let outcome = |name: &str| {
+        let c = checks.iter().find(|c| c["name"] == name).unwrap();
+        (c["outcome"].clone(), c["violations"][0]["pointer"].clone(), c["reason"].clone())
+    };
+    assert_eq!(outcome("signed_token_schema").0, "fail", "{report}");
+    assert_eq!(outcome("signed_token_schema").1, "status", "{report}");
+    // The file check is SKIP, with the reason.
+    assert_eq!(outcome("signed_url_serves").0, "skip", "{report}");
+    assert_eq!(outcome("signed_url_serves").2, "listing the signed video answered 404", "{report}");
+}
+
+#[test]
 fn the_proxy_validates_traffic_and_stops_on_ctrl_c() {
     let emu = Emu::start();
     let bin = env!("CARGO_BIN_EXE_cfstream");

@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// A video that is ready to stream, used by the scenarios (repeatable).
     #[arg(long = "video", value_name = "ID")]
     videos: Vec<VideoId>,
+    /// A video that requires signed URLs and is ready to stream, used by the signed-URL
+    /// checks (repeatable).
+    #[arg(long = "signed-video", value_name = "ID")]
+    signed_videos: Vec<VideoId>,
     /// Also write reports: `junit=PATH,json=PATH,md=PATH,text=PATH` (any subset).
     #[arg(long, value_name = "FORMAT=PATH,...", value_delimiter = ',')]
     report: Vec<ReportFile>,
@@ -98,6 +102,7 @@ async fn run_async(args: &Args) -> anyhow::Result<(Report, Arc<TextStream>)> {
     let mut options = RunOptions::default();
     options.only.clone_from(&args.checks);
     options.skip.clone_from(&args.skip);
+    options.signed_videos.clone_from(&args.signed_videos);
     if let Some(secs) = args.max_wait {
         options.max_wait = Duration::from_secs(secs);
     }
@@ -141,6 +146,9 @@ async fn run_async(args: &Args) -> anyhow::Result<(Report, Arc<TextStream>)> {
     } else {
         args.videos.clone()
     };
+    // The emulator's video that requires signed URLs joins once the emulator offers one
+    // (`RunningEmulator::signed_video`); until then the signed-URL checks are SKIP here
+    // unless --signed-video is given.
     let local = RunOptions::local();
     options.poll_interval = local.poll_interval;
     options.deadline = args.deadline.map_or(local.deadline, Duration::from_secs);

@@ -38,6 +38,9 @@ pub struct CheckInfo {
     /// Whether it creates or deletes downloads (skipped on a live account without
     /// `allow_writes`).
     pub writes: bool,
+    /// Whether it needs a video that requires signed URLs (`RunOptions::signed_videos`;
+    /// skipped without one).
+    pub needs_signed_video: bool,
 }
 
 macro_rules! checks {
@@ -122,6 +125,18 @@ checks! {
     DeleteScoped = "delete_scoped";
     /// Deleting again still succeeds.
     DeleteRepeatable = "delete_repeatable";
+    /// The token endpoint's answer matches the token-response schema.
+    SignedTokenSchema = "signed_token_schema";
+    /// A signed video's plain file URL is refused.
+    SignedUnsignedRefused = "signed_unsigned_refused";
+    /// A token without `downloadable: true` is refused.
+    SignedNotDownloadableRefused = "signed_not_downloadable_refused";
+    /// An expired token is refused.
+    SignedExpiredRefused = "signed_expired_refused";
+    /// A token for another video is refused.
+    SignedOtherVideoRefused = "signed_other_video_refused";
+    /// A valid token serves the file and its ranges.
+    SignedUrlServes = "signed_url_serves";
 }
 
 impl Check {
@@ -163,6 +178,7 @@ const fn response(check: Check, source: &'static str, description: &'static str)
         needs_account: false,
         needs_video: false,
         writes: false,
+        needs_signed_video: false,
     }
 }
 
@@ -183,7 +199,14 @@ const fn scenario(
         needs_account: needs.1,
         needs_video: needs.2,
         writes,
+        needs_signed_video: false,
     }
+}
+
+/// A scenario on the videos that require signed URLs: it needs credentials, an account and
+/// a signed video, and creates a download only where writes are allowed.
+const fn signed(check: Check, source: &'static str, description: &'static str) -> CheckInfo {
+    CheckInfo { needs_signed_video: true, ..scenario(check, source, description, ACCOUNT, false) }
 }
 
 /// (credentials, account, video)
@@ -366,6 +389,39 @@ pub(crate) const CATALOGUE: &[CheckInfo] = &[
         "deleting a download again still answers 200 success",
         VIDEO,
         true,
+    ),
+    signed(
+        Check::SignedTokenSchema,
+        DOCS,
+        "POST .../token with {\"downloadable\": true} answers 200 with the token-response schema \
+         (result.token a string) and cfstream-types decodes it",
+    ),
+    signed(
+        Check::SignedUnsignedRefused,
+        DOCS,
+        "a signed video's ready download url without a token is refused (401; 403 accepted)",
+    ),
+    signed(
+        Check::SignedNotDownloadableRefused,
+        DOCS,
+        "a token asked for without downloadable (body {}) is refused on the file (401 or 403)",
+    ),
+    signed(
+        Check::SignedExpiredRefused,
+        DOCS,
+        "a token whose exp passed an hour ago is refused on the file (401 or 403)",
+    ),
+    signed(
+        Check::SignedOtherVideoRefused,
+        DOCS,
+        "a downloadable token for another video is refused on this video's file (401 or 403)",
+    ),
+    signed(
+        Check::SignedUrlServes,
+        HTTP,
+        "a downloadable token in place of the video id serves the file: 200 with its \
+         Content-Length, and first, middle, last, open-ended and suffix ranges are the full \
+         GET's bytes; HEAD's length is GET's",
     ),
 ];
 

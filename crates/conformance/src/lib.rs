@@ -34,7 +34,9 @@
 //! document; `docs`: Cloudflare's documentation, see `shared/spec/README.md`; `http`: HTTP
 //! semantics, RFC 9110), and what it needs to run (credentials, an account, a `video` that is
 //! ready to stream, `writes`: it creates or deletes downloads, so a live account needs
-//! `allow_writes`). A check that could not judge anything is SKIP with the reason, never PASS.
+//! `allow_writes`; `signed video`: a video that requires signed URLs, from
+//! [`RunOptions::signed_videos`], with credentials and an account; its ready `default`
+//! download is created only where writes are allowed). A file refusal accepts 401 or 403. A check that could not judge anything is SKIP with the reason, never PASS.
 //! Each is proven by a server that breaks it in `tests/it/mutants.rs`.
 //!
 //! | rule | source | check | needs |
@@ -68,6 +70,12 @@
 //! | after a delete (typed and legacy routes), list no longer shows the download | spec | `delete_then_list` | video, writes |
 //! | deleting `audio` leaves `default` as it was; `DELETE .../downloads` (no type) removes `default` only | spec | `delete_scoped` | video, writes |
 //! | deleting again still answers 200 success | spec | `delete_repeatable` | video, writes |
+//! | `POST .../token` with `{"downloadable": true}` answers 200, `application/json`, matching the token-response schema (`result.token` a string; hand-written from the facts, `crates/conformance/schemas-by-hand/`), and cfstream-types decodes it | docs | `signed_token_schema` | signed video |
+//! | a signed video's ready download url without a token is refused: 401 (what users see; 403 accepted) | docs | `signed_unsigned_refused` | signed video |
+//! | a token asked for without `downloadable` (body `{}`: the default is false) is refused on the file (401 or 403) | docs | `signed_not_downloadable_refused` | signed video |
+//! | a downloadable token whose `exp` passed an hour ago (asked of the token endpoint; SKIP if it will not issue one) is refused on the file (401 or 403) | docs | `signed_expired_refused` | signed video |
+//! | a downloadable token for another video (a `--video` or a second `--signed-video`) is refused on this video's file (401 or 403) | docs | `signed_other_video_refused` | signed video, another video |
+//! | a downloadable token in place of the video id serves the file: 200 with its `Content-Length`; first, middle, last, open-ended and suffix ranges are the full GET's bytes; HEAD's length is GET's | http | `signed_url_serves` | signed video |
 //!
 //! Never fooled: API bodies are read up to 8 MiB (a larger one is a `body_schema` violation
 //! and is not read further); a wait stops at the first answer that makes waiting pointless;

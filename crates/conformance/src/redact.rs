@@ -7,10 +7,13 @@ use bytes::Bytes;
 use cfstream_types::Credentials;
 use http::{HeaderMap, HeaderValue};
 
+use crate::record::Rec;
 use crate::report::Report;
 
 /// What a credential is replaced with (as `cfstream_types::Secret` prints).
 pub(crate) const REDACTED: &str = "[redacted]";
+/// The shortest start of a credential that is replaced where a value was cut.
+const CUT_MIN: usize = 8;
 
 /// The credentials of a run, as the strings to find: the token, or the key and the email,
 /// each also in its JSON-escaped form.
@@ -60,6 +63,29 @@ impl Redactor {
         Self { needles }
     }
 
+    /// Adds `value` (a signed URL token the run was given) to what is replaced from now on.
+    pub(crate) fn add(&mut self, value: &str) {
+        self.needles.extend(Self::of([value.to_owned()]).needles);
+        self.needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.needles.dedup();
+    }
+
+    /// Every text of `rec`'s violations and its skip reason, with every credential replaced
+    /// (before the result is streamed to a reporter).
+    pub(crate) fn rec(&self, rec: &mut Rec) {
+        if self.needles.is_empty() {
+            return;
+        }
+        if let Some(r) = &mut rec.skip {
+            self.in_place(r);
+        }
+        rec.violations.for_each_mut(|v| {
+            self.in_place(&mut v.pointer);
+            self.in_place(&mut v.rule);
+            self.in_place(&mut v.value);
+        });
+    }
+
     /// `text` with every credential replaced.
     pub(crate) fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
@@ -74,6 +100,21 @@ impl Redactor {
     fn in_place(&self, s: &mut String) {
         if let Cow::Owned(r) = self.text(s) {
             *s = r;
+        }
+        self.cut(s);
+    }
+
+    /// A value cut at a report's limit ends in `…`: a credential cut there is no longer whole,
+    /// so its start (at least [`CUT_MIN`] characters of it) right before the mark is replaced.
+    fn cut(&self, s: &mut String) {
+        let Some(kept) = s.strip_suffix('…') else { return };
+        for n in &self.needles {
+            let mut starts =
+                (CUT_MIN.min(n.len())..n.len()).rev().filter(|&at| n.is_char_boundary(at));
+            if let Some(at) = starts.find(|&at| kept.ends_with(&n[..at])) {
+                *s = format!("{}{REDACTED}…", &kept[..kept.len() - at]);
+                return;
+            }
         }
     }
 
@@ -156,5 +197,21 @@ mod tests {
         r.headers(&mut h);
         assert_eq!(h["x-echo"], "hi [redacted]");
         assert_eq!(Redactor::new(None).text("anything"), "anything");
+    }
+
+    #[test]
+    fn a_credential_cut_with_the_value_is_replaced_by_its_start() {
+        let mut r = Redactor::default();
+        r.add("eyJhbGciOi.eyJzdWIi.c2ln");
+        let mut s = "403 for http://h/files/eyJhbGciOi.ey…".to_owned();
+        r.in_place(&mut s);
+        assert_eq!(s, "403 for http://h/files/[redacted]…");
+        // Whole, anywhere: replaced as always; a start shorter than 8 characters is not.
+        let mut s = "a eyJhbGciOi.eyJzdWIi.c2ln b eyJhbGc…".to_owned();
+        r.in_place(&mut s);
+        assert_eq!(s, "a [redacted] b eyJhbGc…");
+        let mut s = "not cut eyJhbGciOi.ey".to_owned();
+        r.in_place(&mut s);
+        assert_eq!(s, "not cut eyJhbGciOi.ey");
     }
 }

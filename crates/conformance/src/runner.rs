@@ -95,6 +95,9 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Do not run these checks (by name).
     pub skip: Vec<String>,
+    /// Videos of the target's account that require signed URLs, each ready to stream: the
+    /// signed-URL checks run on each. Without one, they are skipped.
+    pub signed_videos: Vec<VideoId>,
     /// How long a download may take to end `ready` or `error` (the progress scenarios).
     pub deadline: Duration,
     /// How long to wait between two polls of the list operation.
@@ -113,6 +116,7 @@ impl Default for RunOptions {
         Self {
             only: vec![],
             skip: vec![],
+            signed_videos: vec![],
             deadline: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
@@ -140,6 +144,7 @@ impl fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("only", &self.only)
             .field("skip", &self.skip)
+            .field("signed_videos", &self.signed_videos)
             .field("deadline", &self.deadline)
             .field("poll_interval", &self.poll_interval)
             .field("request_timeout", &self.request_timeout)

@@ -141,9 +141,13 @@ impl Http {
         path: &str,
         op: Option<Operation>,
         auth: Auth,
+        json: Option<&Value>,
     ) -> Result<Resp, reqwest::Error> {
         let what = format!("{method} {path}");
         let mut req = self.api.request(method, format!("{}{path}", self.base));
+        if let Some(body) = json {
+            req = req.header(http::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
         let headers = match auth {
             Auth::Given => self.credentials.as_ref().map(Credentials::headers).unwrap_or_default(),
             Auth::Missing => vec![],
@@ -167,18 +171,19 @@ impl Http {
         Ok(Resp { op, what, status, headers, body, oversize })
     }
 
-    /// Sends a request to `path` (relative to the base URL), keeps the answer for the response
-    /// checks, and waits out a 429.
-    pub(crate) async fn send(
+    /// Sends a request to `path` (relative to the base URL) with a JSON body (`None`: no
+    /// body), keeps the answer for the response checks, and waits out a 429.
+    pub(crate) async fn send_json(
         &mut self,
         method: Method,
         path: &str,
         op: Option<Operation>,
         auth: Auth,
+        json: Option<&Value>,
     ) -> Result<Resp, reqwest::Error> {
         let mut waits = 0;
         loop {
-            let r = self.send_once(method.clone(), path, op, auth).await?;
+            let r = self.send_once(method.clone(), path, op, auth, json).await?;
             if let Some(op) = r.op {
                 self.exchanges.push(Exchange {
                     op,

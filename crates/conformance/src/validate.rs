@@ -30,6 +30,10 @@ macro_rules! schema_text {
 pub(crate) const DOWNLOADS_RESPONSE: &str = schema_text!("downloads-response.json");
 pub(crate) const DELETED_RESPONSE: &str = schema_text!("deleted-response.json");
 pub(crate) const FAILURE_RESPONSE: &str = schema_text!("failure-response.json");
+/// The token endpoint's 200 body, written by hand from the facts (the OpenAPI copies do not
+/// hold the operation, so it is not derived; see its `$comment`).
+pub(crate) const TOKEN_RESPONSE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas-by-hand/token-response.json"));
 
 /// One broken rule: which operation, which check, where in the body, what rule, what value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +122,11 @@ impl Folded {
         self.kept.is_empty()
     }
 
+    /// Calls `f` on each kept violation (to redact it).
+    pub(crate) fn for_each_mut(&mut self, f: impl FnMut(&mut Violation)) {
+        self.kept.iter_mut().for_each(f);
+    }
+
     /// How many violations were pushed, folded or not.
     pub(crate) fn total(&self) -> usize {
         self.kept.iter().map(|v| v.count).sum::<usize>() + self.dropped
@@ -181,6 +190,7 @@ struct Compiled {
     downloads: jsonschema::Validator,
     deleted: jsonschema::Validator,
     failure: jsonschema::Validator,
+    token: jsonschema::Validator,
 }
 
 fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
@@ -197,6 +207,7 @@ static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
         downloads: compile("downloads-response.json", DOWNLOADS_RESPONSE)?,
         deleted: compile("deleted-response.json", DELETED_RESPONSE)?,
         failure: compile("failure-response.json", FAILURE_RESPONSE)?,
+        token: compile("token-response.json", TOKEN_RESPONSE)?,
     })
 });
 
@@ -369,6 +380,79 @@ impl Validator {
                     },
                 ));
             }
+        }
+        out
+    }
+
+    /// Every rule the token endpoint's answer to a request for a token breaks, as violations
+    /// of `signed_token_schema`: it is a 200, `application/json`, matching the token-response
+    /// schema, and cfstream-types decodes it. Empty when the answer conforms.
+    pub(crate) fn check_token_answer(
+        &self,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Vec<Violation> {
+        let check = Check::SignedTokenSchema.name();
+        let mut out = Vec::new();
+        if status != 200 {
+            out.push(Violation::new(
+                None,
+                check,
+                "status",
+                "the token endpoint must answer 200",
+                format!("{status} {}", String::from_utf8_lossy(body)),
+            ));
+            return out;
+        }
+        let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !is_json_media_type(ct) {
+            out.push(Violation::new(
+                None,
+                check,
+                "header:content-type",
+                "the token answer must be application/json",
+                ct.unwrap_or("(none)"),
+            ));
+        }
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(Violation::new(
+                    None,
+                    check,
+                    "",
+                    format!("the token answer must be JSON ({e})"),
+                    String::from_utf8_lossy(body),
+                ));
+                return out;
+            }
+        };
+        let before = out.len();
+        for e in self.compiled.token.iter_errors(&value) {
+            out.push(Violation::new(
+                None,
+                check,
+                e.instance_path().as_str(),
+                schema_rule(&e),
+                show(e.instance()),
+            ));
+        }
+        if out.len() == before
+            && let Err(e) = cfstream_types::decode::<cfstream_types::signed::TokenEnvelope>(body)
+        {
+            let pointer = dotted_to_pointer(e.path());
+            let at = pointer_get(&value, &pointer).map_or_else(|| show(&value), show);
+            out.push(Violation::new(
+                None,
+                check,
+                pointer,
+                format!(
+                    "cfstream-types must decode a token answer the schema accepts ({})",
+                    e.message()
+                ),
+                at,
+            ));
         }
         out
     }
@@ -666,6 +750,65 @@ mod tests {
         assert_eq!(out.len(), KEPT_PER_CHECK + 1);
         assert_eq!(out[KEPT_PER_CHECK].count, 10);
         assert!(out[KEPT_PER_CHECK].rule.starts_with("more distinct violations"));
+    }
+
+    #[test]
+    fn the_token_answer_is_judged_against_its_hand_written_schema() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let judge = |status: u16, h: &http::HeaderMap, body: &str| {
+            v().check_token_answer(status, h, body.as_bytes())
+                .into_iter()
+                .map(|v| (v.check, v.pointer, v.value))
+                .collect::<Vec<_>>()
+        };
+        let ok = r#"{"success":true,"errors":[],"messages":[],"result":{"token":"eyJh.eyJz.c2ln","x":1}}"#;
+        assert_eq!(judge(200, &h, ok), vec![]);
+        let name = || "signed_token_schema".to_owned();
+        for (body, pointer, value) in [
+            (r#"{"success":true,"errors":[],"messages":[],"result":{}}"#, "/result", "{}"),
+            (
+                r#"{"success":true,"errors":[],"messages":[],"result":{"token":7}}"#,
+                "/result/token",
+                "7",
+            ),
+            (
+                r#"{"success":true,"errors":[],"messages":[],"result":{"token":""}}"#,
+                "/result/token",
+                "\"\"",
+            ),
+            (
+                r#"{"success":true,"errors":[],"messages":[{"message":"m"}],"result":{"token":"t"}}"#,
+                "/messages/0",
+                r#"{"message":"m"}"#,
+            ),
+            (
+                r#"{"success":false,"errors":[],"messages":[],"result":{"token":"t"}}"#,
+                "/success",
+                "false",
+            ),
+            (
+                r#"{"success":true,"errors":[],"messages":[]}"#,
+                "",
+                r#"{"success":true,"errors":[],"messages":[]}"#,
+            ),
+        ] {
+            assert_eq!(
+                judge(200, &h, body),
+                vec![(name(), pointer.to_owned(), value.to_owned())],
+                "{body}"
+            );
+        }
+        assert_eq!(judge(200, &h, "<html>")[0].1, "");
+        assert_eq!(
+            judge(400, &h, r#"{"success":false}"#),
+            vec![(name(), "status".to_owned(), r#"400 {"success":false}"#.to_owned())]
+        );
+        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            judge(200, &h, ok),
+            vec![(name(), "header:content-type".to_owned(), "text/plain".to_owned())]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ const FILENAME: &str = "conformance";
 
 /// What a full GET of a file showed: its length, three windows of its bytes (first, middle,
 /// last) and a digest of the whole.
-struct Whole {
+pub(super) struct Whole {
     len: u64,
     windows: [(u64, Vec<u8>); 3],
     digest: u64,
@@ -72,7 +72,7 @@ fn with_filename(url: &str, name: &str) -> Option<String> {
 impl Ctx<'_> {
     /// How long one request to a file URL may take: a file can take longer than an API
     /// answer, so the longer of the request timeout and the download deadline.
-    fn file_timeout(&self) -> std::time::Duration {
+    pub(super) fn file_timeout(&self) -> std::time::Duration {
         self.options.request_timeout.max(self.options.deadline)
     }
 
@@ -142,7 +142,7 @@ impl Ctx<'_> {
 
     /// GETs `url` (never with the API credentials: the file host is another host) and checks
     /// the body length against `Content-Length`. Returns what it saw when it is consistent.
-    async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<Whole> {
+    pub(super) async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<Whole> {
         self.http.requests += 1;
         let mut resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
             Ok(r) => r,
@@ -214,7 +214,7 @@ impl Ctx<'_> {
     /// `download_file_consistent` for one file: every range (first, middle, last, open-ended,
     /// suffix) is the full GET's bytes with its length in Content-Range, and HEAD's length is
     /// GET's.
-    async fn same_file(&mut self, rec: &mut Rec, t: &str, url: &str, w: &Whole) {
+    pub(super) async fn same_file(&mut self, rec: &mut Rec, t: &str, url: &str, w: &Whole) {
         let n = w.len;
         let [first, middle, last] = &w.windows;
         let span = |(s, b): &(u64, Vec<u8>)| (*s, *s + b.len() as u64 - 1);

@@ -7,6 +7,7 @@ mod files;
 mod lifecycle;
 mod refusals;
 mod responses;
+mod signed;
 
 pub(crate) use responses::ResponseLog;
 
@@ -53,6 +54,7 @@ pub(crate) async fn run(
     ctx.skip_rate_limited();
     ctx.refusal_checks().await;
     ctx.video_flow().await;
+    ctx.signed_flow().await;
     ctx.response_checks();
     let requests = ctx.http.requests;
     Ok((ctx.results.into_ordered(selected), requests, ctx.http.redactor))
@@ -132,7 +134,9 @@ impl Ctx<'_> {
 
     /// Ends `rec`; once the 429 wait budget ran out, it and every scenario still to run are
     /// skipped as rate limited instead (their answers were 429s, not the server's verdict).
-    fn finish(&mut self, rec: Rec) {
+    fn finish(&mut self, mut rec: Rec) {
+        // A signed URL token the run was given is a credential: out of what is streamed.
+        self.http.redactor.rec(&mut rec);
         if self.http.rate_limited() {
             self.results.skip(rec.check, RATE_LIMITED);
             self.skip_rate_limited();
@@ -160,7 +164,19 @@ impl Ctx<'_> {
         op: Option<Operation>,
         auth: Auth,
     ) -> Result<Resp, reqwest::Error> {
-        let r = self.http.send(method, path, op, auth).await;
+        self.send_json(method, path, op, auth, None).await
+    }
+
+    /// [`Ctx::send`] with a JSON body.
+    async fn send_json(
+        &mut self,
+        method: Method,
+        path: &str,
+        op: Option<Operation>,
+        auth: Auth,
+        json: Option<&Value>,
+    ) -> Result<Resp, reqwest::Error> {
+        let r = self.http.send_json(method, path, op, auth, json).await;
         // Judge what was seen (every attempt, 429s too) now, so no body is kept for later.
         for x in self.http.exchanges.drain(..) {
             self.responses.observe(&self.validator, &x);
@@ -207,6 +223,10 @@ impl Ctx<'_> {
                 Some("no account given (--account or CLOUDFLARE_ACCOUNT_ID)")
             } else if info.needs_video && self.target.videos.is_empty() {
                 Some("no video given (--video): needs a video that is ready to stream")
+            } else if info.needs_signed_video && self.options.signed_videos.is_empty() {
+                Some(
+                    "no signed video given (--signed-video): needs a video that requires signed URLs and is ready to stream",
+                )
             } else if info.writes && !self.target.writes_allowed() {
                 Some("destructive on a live account: pass --allow-writes to run it")
             } else {

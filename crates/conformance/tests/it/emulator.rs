@@ -10,10 +10,16 @@ async fn the_faithful_emulator_passes_every_check() {
     let report = run(&target_of(&emu), &fast_options()).await.unwrap();
     let text = report.render_text();
     assert!(report.passed(), "{text}");
-    // Every check ran; only the 429 check has nothing to judge without a rate limit.
+    // Every check ran; only the 429 check has nothing to judge without a rate limit, and the
+    // signed-URL checks have no signed video (the emulator of this branch has none to offer;
+    // `tests/it/mutants.rs` runs them against a faithful server of its own).
     assert_eq!(report.checks.len(), catalogue().len(), "{text}");
     for c in &report.checks {
-        let expected = if c.name == "retry_after_on_429" { Outcome::Skip } else { Outcome::Pass };
+        let expected = if c.name == "retry_after_on_429" || c.name.starts_with("signed_") {
+            Outcome::Skip
+        } else {
+            Outcome::Pass
+        };
         assert_eq!(c.outcome, expected, "{}: {text}", c.name);
     }
     emu.shutdown().await;

@@ -172,6 +172,9 @@ async fn an_always_429_server_gets_its_verdict_within_the_wait_budget() {
         .await;
         let mut o = crate::fast_options();
         o.max_wait = std::time::Duration::from_secs(2);
+        // A signed video too, so that every scenario has what it needs and only the 429s
+        // stop it.
+        o.signed_videos = vec!["5d5bc37ffcf54c9b82e996823bffbb81".parse().unwrap()];
         let report = run(&target, &o).await.unwrap();
         (case, violation, report)
     });

@@ -10,6 +10,7 @@ mod hostile;
 mod mutants;
 mod proxy;
 mod reports;
+mod signed;
 
 use std::time::Duration;
 

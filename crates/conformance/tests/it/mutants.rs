@@ -2,14 +2,17 @@
 //! rule, and for each the harness must fail with the right check named. A small axum server
 //! ([`Mini`]) implements the API faithfully unless told to break one rule ([`M`]); more
 //! mutants are the emulator with faults. The faithful mini server passes every check, so each
-//! mutant's failure is its own rule's.
+//! mutant's failure is its own rule's. It also has a video that requires signed URLs
+//! ([`SIGNED_VID`]): a token endpoint signing RS256 tokens with the test key of `signed.rs`,
+//! and a file route that answers 401 without a token and 403 for a bad one; the runs of the
+//! faithful server and of the signed mutants name it in `RunOptions::signed_videos`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::Response;
 use cfstream_conformance::{Outcome, Report, RunOptions, Target, run};
@@ -20,12 +23,23 @@ use serde_json::{Value, json};
 
 const ACC: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const VID: &str = "ea95132c15732412d22c1476fa83f27a";
+/// The mini server's video that requires signed URLs.
+pub(crate) const SIGNED_VID: &str = "5d5bc37ffcf54c9b82e996823bffbb81";
+/// The signed-URL checks.
+pub(crate) const SIGNED_CHECKS: [&str; 6] = [
+    "signed_token_schema",
+    "signed_unsigned_refused",
+    "signed_not_downloadable_refused",
+    "signed_expired_refused",
+    "signed_other_video_refused",
+    "signed_url_serves",
+];
 const TOKEN: &str = "good-token";
 const FILE_LEN: usize = 1000;
 
 /// One broken rule (or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum M {
+pub(crate) enum M {
     Faithful,
     PercentAsString,
     StatusMissing,
@@ -72,6 +86,43 @@ enum M {
     FilenameIgnored,
     LongFilenameAccepted,
     UnknownVideoDelete200,
+    /// The token answer has no `result.token`.
+    TokenMissing,
+    /// The token answer echoes the token in a message without a `code`.
+    TokenEchoed,
+    /// The signed video's plain URL serves the file.
+    SignedPlainServes,
+    /// A token without `downloadable: true` serves the file.
+    SignedIgnoresDownloadable,
+    /// An expired token serves the file.
+    SignedIgnoresExp,
+    /// A token for another video serves the file.
+    SignedIgnoresSub,
+    /// Every token is refused, valid ones too.
+    SignedTokenRefused,
+    /// The signed file route ignores `Range` (answers 200 with the whole file).
+    SignedRangeIgnored,
+    /// Faithful, but the token endpoint refuses an `exp` in the past (400).
+    PastExpRefused,
+}
+
+impl M {
+    /// Whether the run names the signed video: the faithful server and the signed mutants.
+    fn signed(self) -> bool {
+        matches!(
+            self,
+            M::Faithful
+                | M::TokenMissing
+                | M::TokenEchoed
+                | M::SignedPlainServes
+                | M::SignedIgnoresDownloadable
+                | M::SignedIgnoresExp
+                | M::SignedIgnoresSub
+                | M::SignedTokenRefused
+                | M::SignedRangeIgnored
+                | M::PastExpRefused
+        )
+    }
 }
 
 /// Each mutant and the check that must name it.
@@ -121,6 +172,14 @@ const MUTANTS: &[(M, &str)] = &[
     (M::FilenameIgnored, "download_url_filename"),
     (M::LongFilenameAccepted, "download_url_filename"),
     (M::UnknownVideoDelete200, "unknown_video_failure"),
+    (M::TokenMissing, "signed_token_schema"),
+    (M::TokenEchoed, "signed_token_schema"),
+    (M::SignedPlainServes, "signed_unsigned_refused"),
+    (M::SignedIgnoresDownloadable, "signed_not_downloadable_refused"),
+    (M::SignedIgnoresExp, "signed_expired_refused"),
+    (M::SignedIgnoresSub, "signed_other_video_refused"),
+    (M::SignedTokenRefused, "signed_url_serves"),
+    (M::SignedRangeIgnored, "signed_url_serves"),
 ];
 
 struct Mini {
@@ -128,6 +187,8 @@ struct Mini {
     addr: SocketAddr,
     /// Download type -> how many times a list has shown it.
     downloads: Mutex<BTreeMap<String, u32>>,
+    /// Whether the signed video's `default` download was created (it is ready at once).
+    signed_created: Mutex<bool>,
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
@@ -279,11 +340,95 @@ impl Mini {
         r
     }
 
-    fn api(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    /// `POST .../stream/{v}/token`: an RS256 token for `v` with the body's `downloadable`
+    /// (default false) and `exp` (default an hour; at most 24 hours ahead).
+    fn token(&self, method: &Method, v: &str, body: &[u8]) -> Response {
+        if method != Method::POST {
+            return self.fail(405, 10405, "method not allowed");
+        }
+        if v != VID && v != SIGNED_VID {
+            return self.fail(404, 10404, "video not found");
+        }
+        let asked: Value = if body.is_empty() {
+            json!({})
+        } else {
+            match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(_) => return self.fail(400, 10400, "the body is not JSON"),
+            }
+        };
+        let now = crate::signed::now();
+        let exp = asked["exp"].as_i64().unwrap_or(now + 3600);
+        if exp > now + 24 * 3600 || (self.m == M::PastExpRefused && exp < now) {
+            return self.fail(400, 10400, "invalid exp");
+        }
+        let downloadable = asked["downloadable"].as_bool().unwrap_or(false);
+        let token = crate::signed::sign(&json!({
+            "sub": v, "kid": crate::signed::KID, "exp": exp, "nbf": now - 60,
+            "downloadable": downloadable,
+        }));
+        match self.m {
+            M::TokenMissing => self.ok(200, &json!({})),
+            M::TokenEchoed => json_response(
+                200,
+                &json!({"success": true, "errors": [], "messages": [{"message": format!("issued {token}")}], "result": {"token": token}}),
+            ),
+            _ => self.ok(200, &json!({ "token": token })),
+        }
+    }
+
+    /// The downloads of the signed video: `default` only, ready as soon as it is created.
+    fn signed_downloads(&self, method: &Method, t: Option<&str>) -> Response {
+        let mut created = self.signed_created.lock().unwrap();
+        let ready = json!({"default": {
+            "status": "ready", "percentComplete": 100,
+            "url": format!("http://{}/files/{SIGNED_VID}/default", self.addr),
+        }});
+        match (method.as_str(), t) {
+            ("GET", None) if *created => self.ok(200, &ready),
+            ("GET", None) => self.ok(200, &json!({})),
+            ("POST", None | Some("default")) => {
+                *created = true;
+                self.ok(200, &ready)
+            }
+            _ => self.fail(405, 10405, "method not allowed"),
+        }
+    }
+
+    /// The signed video's file at a URL whose path holds `token` in place of the video id.
+    fn signed_file(
+        &self,
+        token: &str,
+        t: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Response {
+        let claims = crate::signed::verify(token, self.m != M::SignedIgnoresExp);
+        let good = claims.is_some_and(|c| {
+            (c["sub"] == SIGNED_VID || self.m == M::SignedIgnoresSub)
+                && (c["downloadable"] == true || self.m == M::SignedIgnoresDownloadable)
+        });
+        if !good || self.m == M::SignedTokenRefused {
+            return self.fail(403, 10403, "the signed URL token is not valid");
+        }
+        if self.m == M::SignedRangeIgnored {
+            let mut h = headers.clone();
+            h.remove(header::RANGE);
+            return self.file(t, query, &h);
+        }
+        self.file(t, query, headers)
+    }
+
+    fn api(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
         let path = uri.path();
         if let Some(rest) = path.strip_prefix("/files/") {
             return match rest.split_once('/') {
                 Some((VID, t)) => self.file(t, uri.query(), headers),
+                Some((SIGNED_VID, t)) if self.m == M::SignedPlainServes => {
+                    self.file(t, uri.query(), headers)
+                }
+                Some((SIGNED_VID, _)) => self.fail(401, 10401, "a signed URL token is required"),
+                Some((token, t)) => self.signed_file(token, t, uri.query(), headers),
                 _ => self.fail(404, 7003, "no file"),
             };
         }
@@ -291,6 +436,12 @@ impl Mini {
             return self.fail(404, 7003, "No route for the URI");
         };
         let segs: Vec<&str> = rest.split('/').collect();
+        if let ["accounts", ACC, "stream", v, "token"] = segs.as_slice() {
+            if !self.authorized(headers) {
+                return self.fail(403, 10000, "Authentication error");
+            }
+            return self.token(method, v, body);
+        }
         let (a, v, t) = match segs.as_slice() {
             ["accounts", a, "stream", v, "downloads"] => (*a, *v, None),
             ["accounts", a, "stream", v, "downloads", t] => (*a, *v, Some(*t)),
@@ -325,6 +476,9 @@ impl Mini {
         }
         if a != ACC {
             return self.fail(403, 10000, "Authentication error");
+        }
+        if v == SIGNED_VID {
+            return self.signed_downloads(method, t);
         }
         if v != VID {
             return match self.m {
@@ -399,22 +553,30 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    mini.api(&method, &uri, &headers)
+    mini.api(&method, &uri, &headers, &body)
 }
 
-/// Starts the mini server breaking `m`; answers its target.
-async fn start(m: M) -> Target {
+/// Starts the mini server breaking `m`; answers its target and the options of a run (which
+/// name the signed video for the faithful server and the signed mutants).
+pub(crate) async fn start(m: M) -> (Target, RunOptions) {
+    crate::signed::make_key().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mini = Arc::new(Mini { m, addr, downloads: Mutex::default() });
+    let mini =
+        Arc::new(Mini { m, addr, downloads: Mutex::default(), signed_created: Mutex::default() });
     let app = axum::Router::new().fallback(handle).with_state(mini);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let mut t = Target::new(format!("http://{addr}/client/v4").parse().unwrap());
     t.credentials = Some(Credentials::token(TOKEN));
     t.account = Some(ACC.parse().unwrap());
     t.videos = vec![VID.parse().unwrap()];
-    t
+    let mut o = options();
+    if m.signed() {
+        o.signed_videos = vec![SIGNED_VID.parse().unwrap()];
+    }
+    (t, o)
 }
 
 fn options() -> RunOptions {
@@ -443,7 +605,8 @@ fn judge(label: &str, report: &Report, check: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_faithful_mini_server_passes_every_check() {
-    let report = run(&start(M::Faithful).await, &options()).await.unwrap();
+    let (target, options) = start(M::Faithful).await;
+    let report = run(&target, &options).await.unwrap();
     assert!(report.passed(), "{}", report.render_text());
     let skipped: Vec<_> = report
         .checks
@@ -456,6 +619,14 @@ async fn the_faithful_mini_server_passes_every_check() {
 
 /// The mutants of the rules across requests: each is caught by its own check and no other.
 const SOLE: &[M] = &[
+    M::TokenMissing,
+    M::TokenEchoed,
+    M::SignedPlainServes,
+    M::SignedIgnoresDownloadable,
+    M::SignedIgnoresExp,
+    M::SignedIgnoresSub,
+    M::SignedTokenRefused,
+    M::SignedRangeIgnored,
     M::DownloadsVanish,
     M::CreateRestarts,
     M::LegacyDeleteRemovesAll,
@@ -469,7 +640,8 @@ const SOLE: &[M] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_rule_across_requests_is_caught_by_its_check_alone() {
     let runs = MUTANTS.iter().filter(|(m, _)| SOLE.contains(m)).map(|&(m, check)| async move {
-        let report = run(&start(m).await, &options()).await.unwrap();
+        let (target, options) = start(m).await;
+        let report = run(&target, &options).await.unwrap();
         (m, check, report)
     });
     for (m, check, report) in futures::future::join_all(runs).await {
@@ -480,7 +652,8 @@ async fn each_rule_across_requests_is_caught_by_its_check_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mini_mutant_fails_with_its_check_named() {
     let runs = MUTANTS.iter().map(|&(m, check)| async move {
-        let report = run(&start(m).await, &options()).await.unwrap();
+        let (target, options) = start(m).await;
+        let report = run(&target, &options).await.unwrap();
         judge(&format!("{m:?}"), &report, check)
     });
     let misses: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
@@ -561,7 +734,7 @@ async fn a_broken_answer_ends_the_wait_at_once_and_identical_violations_fold() {
     let mut o = options();
     // Far past the test's length: only a prompt verdict ends this run in time.
     o.deadline = Duration::from_secs(600);
-    let report = run(&start(M::StatusUnknown).await, &o).await.unwrap();
+    let report = run(&start(M::StatusUnknown).await.0, &o).await.unwrap();
     let text = report.render_text();
     let term = report.check("progress_terminates").unwrap();
     assert_eq!(term.outcome, Outcome::Skip, "{text}");
@@ -583,7 +756,7 @@ async fn a_broken_answer_ends_the_wait_at_once_and_identical_violations_fold() {
     assert_eq!(same[0].value, "\"queued\"");
     assert!(text.contains("(got \"queued\") [6 times]"), "{text}");
 
-    let report = run(&start(M::ProgressGoesBack).await, &o).await.unwrap();
+    let report = run(&start(M::ProgressGoesBack).await.0, &o).await.unwrap();
     let term = report.check("progress_terminates").unwrap();
     assert_eq!(
         term.reason.as_deref(),
