@@ -39,8 +39,9 @@
 //! | GET, HEAD | `/{uid}/downloads/default.mp4`, `/{uid}/downloads/audio.m4a` | the file (no credentials) |
 //! | GET | `/__emulator/state` | every account, video and download, the faults, counters |
 //! | GET | `/__emulator/requests` | the latest answered requests (method, path, status) |
-//! | POST | `/__emulator/videos` | adds a video: `{"account"?, "id"?, "ready_to_stream"?: true, "duration_secs"?: 30}` |
+//! | POST | `/__emulator/videos` | adds a video: `{"account"?, "id"?, "ready_to_stream"?: true, "duration_secs"?: 30, "require_signed_urls"?: false}` |
 //! | PUT | `/__emulator/readiness` | `{"account"?, "video", "ready_to_stream": bool}` |
+//! | PUT | `/__emulator/signed` | `{"account"?, "video", "require_signed_urls": bool}` |
 //! | PUT | `/__emulator/download-status` | `{"account"?, "video", "download_type"?: "default", "status": "error"}` |
 //! | GET, PUT | `/__emulator/faults` | the [`Faults`] JSON (see [`faults`]) |
 //! | POST | `/__emulator/reset` | back to the seed (see [`Admin::reset`]) |
@@ -133,6 +134,7 @@ mod router;
 pub mod seed;
 mod server;
 mod shared;
+mod signing;
 mod state;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -149,7 +151,7 @@ pub use config::{Progress, RateLimit};
 pub use content::expected_file_bytes;
 pub use error::{Error, ErrorKind};
 pub use faults::{Fault, FaultRoute, FaultRule, Faults};
-pub use seed::{DEMO_ACCOUNT, DEMO_VIDEOS, Seed, VideoInfo};
+pub use seed::{DEMO_ACCOUNT, DEMO_SIGNED_VIDEO, DEMO_VIDEOS, Seed, VideoInfo};
 pub use shared::{Admin, RequestRecord};
 
 use crate::conn::{Registry, Timeouts};
@@ -373,6 +375,7 @@ impl EmulatorBuilder {
             timeouts: self.timeouts,
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
+            own_key: tokio::sync::OnceCell::new(),
         });
         if let Some(p) = shared.persist.clone() {
             // Write the state file now, so a bad path fails the start rather than every change.
@@ -440,9 +443,19 @@ impl RunningEmulator {
         self.shared.store().videos()
     }
 
-    /// The first video that is ready to stream (the demo seed has three), if any.
+    /// The first video that is ready to stream and does not require signed URLs (the demo
+    /// seed has three), if any.
     pub fn ready_video(&self) -> Option<cfstream_types::VideoId> {
-        self.videos().into_iter().find(|v| v.ready_to_stream).map(|v| v.id)
+        self.videos()
+            .into_iter()
+            .find(|v| v.ready_to_stream && !v.require_signed_urls)
+            .map(|v| v.id)
+    }
+
+    /// The first video that requires signed URLs (the demo seed's [`DEMO_SIGNED_VIDEO`], ready
+    /// to stream), if any.
+    pub fn signed_video(&self) -> Option<cfstream_types::VideoId> {
+        self.videos().into_iter().find(|v| v.require_signed_urls).map(|v| v.id)
     }
 
     /// In-process control.
