@@ -17,7 +17,7 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cfstream_types::endpoint::PathParams;
-use cfstream_types::signed::AccessRule;
+use cfstream_types::signed::{AccessRule, TokenRequestError};
 use cfstream_types::{
     AccountId, ErrorCode, SignedToken, SigningKey, SigningKeyId, SigningOperation, TokenRequest,
     TokenResult, VideoId,
@@ -294,7 +294,11 @@ async fn create_token(shared: &Shared, video: &VideoId, body: Body) -> Response 
     };
     let now = unix_now();
     if let Err(e) = request.check(now) {
-        let pointer = if request.exp.is_some_and(|exp| exp > now) { "exp" } else { "id" };
+        let pointer = match e {
+            TokenRequestError::IdWithoutPem => "pem",
+            TokenRequestError::PemWithoutId => "id",
+            _ => "exp",
+        };
         return bad_request(e.to_string(), pointer);
     }
     let exp = request.exp.unwrap_or(now.saturating_add(DEFAULT_TOKEN_SECS));

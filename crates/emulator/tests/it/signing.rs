@@ -325,7 +325,8 @@ async fn the_token_endpoint_signs_with_its_own_key_or_the_one_given() {
     // The documented refusals: 400 naming the field.
     let cases = [
         (json!({"exp": now() + 24 * 3600 + 60}), "exp", "is more than 24 hours after"),
-        (json!({"id": key.id}), "id", "a signing key `id` without its `pem`"),
+        (json!({"id": key.id}), "pem", "a signing key `id` without its `pem`"),
+        (json!({"id": key.id, "exp": now() + 60}), "pem", "a signing key `id` without its `pem`"),
         (json!({"pem": key.pem_b64}), "id", "a signing key `pem` without its `id`"),
         (json!({"id": key.id, "pem": "%%%"}), "pem", "invalid pem: not base64"),
         (json!({"id": key.id, "pem": STANDARD.encode("hello")}), "pem", "invalid pem: not an RSA"),
