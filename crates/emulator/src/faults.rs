@@ -2,8 +2,8 @@
 //! a [`FaultRoute`], by probability (from a seeded generator, so a run is reproducible) or by a
 //! script of the next answers.
 //!
-//! Faults are off by default. They apply to the five API operations and to the file route,
-//! never to the admin routes. They are serializable, so the admin route (`PUT
+//! Faults are off by default. They apply to the five API operations, the four signed-URL
+//! operations and the file route, never to the admin routes. They are serializable, so the admin route (`PUT
 //! /__emulator/faults`) and the CLI take the same JSON:
 //!
 //! ```json
