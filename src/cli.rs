@@ -220,7 +220,8 @@ pub(crate) struct WaitArgs {
     pub(crate) batch: BatchArgs,
     #[command(flatten)]
     pub(crate) kind: TypeArg,
-    /// Give up on a video whose download is not ready after this long (e.g. 90s, 10m, 1h)
+    /// Give up on a video after this long, its API calls, waiting and any transfer included
+    /// (e.g. 90s, 10m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
 }

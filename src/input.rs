@@ -303,6 +303,30 @@ mod tests {
         assert_eq!(sel.bad[0].error.value(), "ab\u{fffd}cd");
     }
 
+    /// A reader that fails once with `error`, then reads `data`.
+    struct FailOnce(Option<io::ErrorKind>, Cursor<Vec<u8>>);
+
+    impl io::Read for FailOnce {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.take() {
+                Some(kind) => Err(io::Error::new(kind, "injected")),
+                None => self.1.read(buf),
+            }
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried_and_another_error_is_reported() {
+        let data = format!("{A}\n").into_bytes();
+        let reader = FailOnce(Some(io::ErrorKind::Interrupted), Cursor::new(data.clone()));
+        let sel = read(&["-".into()], &[], move || Box::new(io::BufReader::new(reader))).unwrap();
+        assert_eq!(sel.videos.iter().map(VideoId::as_str).collect::<Vec<_>>(), [A]);
+        let reader = FailOnce(Some(io::ErrorKind::BrokenPipe), Cursor::new(data));
+        let e = read(&["-".into()], &[], move || Box::new(io::BufReader::new(reader))).unwrap_err();
+        assert_eq!(e.to_string(), "could not read stdin");
+        assert_eq!(e.root_cause().to_string(), "injected");
+    }
+
     #[test]
     fn a_byte_order_mark_is_skipped() {
         let bytes = format!("\u{feff}{A}\n\u{feff}{B}\n").into_bytes();

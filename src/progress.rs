@@ -215,12 +215,24 @@ impl Reporter for VideoBar {
 
     fn retrying(&self, op: Operation, attempt: u32, delay: Duration, reason: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(format!(
-                "retrying {op} (attempt {attempt}) in {}: {reason}",
-                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-            ));
+            b.set_message(retry_message(op.name(), attempt, delay, reason));
         }
     }
+
+    fn fetch_retrying(&self, attempt: u32, delay: Duration, reason: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(retry_message("the transfer", attempt, delay, reason));
+        }
+    }
+}
+
+/// A bar's message for a retry: `reason` may hold a server's words, so it is sanitized.
+fn retry_message(what: &str, attempt: u32, delay: Duration, reason: &str) -> String {
+    format!(
+        "retrying {what} (attempt {attempt}) in {}: {}",
+        humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
+        crate::sanitize::text(reason)
+    )
 }
 
 #[cfg(test)]
@@ -235,11 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn retry_messages_name_the_step_and_escape_the_servers_words() {
+        assert_eq!(
+            retry_message("list", 2, Duration::from_millis(1500), "http 503"),
+            "retrying list (attempt 2) in 1s 500ms: http 503"
+        );
+        let m = retry_message("the transfer", 3, Duration::from_secs(2), "cut\u{1b}[2J\r");
+        assert_eq!(m, "retrying the transfer (attempt 3) in 2s: cut\\u{1b}[2J\\r");
+    }
+
+    #[test]
     fn hidden_progress_is_a_no_op() {
         let p = Progress { multi: None, overall: None, failed: Arc::default() };
         let v = p.video(&"aa".parse().unwrap(), None);
         v.fetch_started(None, Some(10), 0);
         v.fetch_progress(5);
+        v.fetch_retrying(2, Duration::from_secs(1), "cut");
         v.fetch_finished(10);
         p.inc(true);
         assert_eq!(p.suspend(|| 7), 7);

@@ -151,7 +151,7 @@ impl Client {
             req = req.header(name.clone(), value.clone());
         }
         if method == reqwest::Method::POST {
-            // The founding document's POST takes an (empty) JSON body; newer servers ignore it.
+            // The 2024-01-04 OpenAPI shape's POST takes an (empty) JSON body; newer servers ignore it.
             req = req.header(header::CONTENT_TYPE, "application/json").body("{}");
         }
         let fut = async move {

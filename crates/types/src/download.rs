@@ -334,7 +334,7 @@ impl Download {
 /// The `result` of the list and create operations: the downloads of one video, by type.
 ///
 /// Each type is present only once it has been created. Deserializing also accepts the older
-/// flat shape of the founding document, where `result` was a single
+/// flat shape of the 2024-01-04 OpenAPI shape, where `result` was a single
 /// `{status, url, percentComplete}` object: it becomes the `default` download. The flat shape
 /// is recognised by a string `status` when neither `default` nor `audio` is present (with either
 /// present, a `status` key is an unmodelled field, kept in [`Downloads::extra`]).
@@ -415,7 +415,7 @@ impl<'de> FromMap<'de> for Downloads {
 
     /// Reads the current shape in one pass: `default` and `audio` straight into [`Download`]s,
     /// any other key as JSON first (a download of a type this crate does not know, or an extra
-    /// field). The founding document's flat shape is recognised when `status` is a string and
+    /// field). The flat shape of the 2024-01-04 OpenAPI shape is recognised when `status` is a string and
     /// neither `default` nor `audio` is present.
     fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut out = Downloads::default();
@@ -449,7 +449,7 @@ impl<'de> FromMap<'de> for Downloads {
     }
 }
 
-/// Decodes the founding document's flat `result`, naming the field at fault.
+/// Decodes the flat `result` of the 2024-01-04 OpenAPI shape, naming the field at fault.
 fn legacy(map: Map<String, Value>) -> Result<Download, String> {
     serde_path_to_error::deserialize::<_, Download>(Value::Object(map)).map_err(|e| {
         let path = e.path().to_string();

@@ -156,3 +156,28 @@ async fn without_a_deadline_a_poll_that_times_out_after_progress_is_a_timeout() 
     // The first poll at 0 s was answered; the second, at 1 s, timed out 2 s later.
     assert_eq!(t0.elapsed(), Duration::from_secs(3));
 }
+
+#[tokio::test(start_paused = true)]
+async fn under_a_far_deadline_the_attempt_timeout_still_bounds_each_gap() {
+    let file = file_of(1_000_000);
+    let srv = FileServer::start(file.clone(), vec![Script::StallAfter(100_000)]).await;
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .attempt_timeout(Duration::from_secs(2))
+        .retry(cfstream_http::RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ready =
+        Download::new(DownloadStatus::Ready, PercentComplete::FULL).with_url(srv.url(&video()));
+    let t0 = Instant::now();
+    let acct = account();
+    let e = c
+        .downloads(&acct)
+        .deadline(t0 + Duration::from_secs(60))
+        .fetch(&ready, &dir.path().join("clip.mp4"), FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(e.to_string(), "no data from '127.0.0.1' within the attempt timeout");
+    assert_eq!(t0.elapsed(), Duration::from_secs(2));
+}

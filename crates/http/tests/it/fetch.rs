@@ -620,3 +620,134 @@ async fn a_416_without_content_range_starts_over() {
     assert!(std::fs::read(&dest).unwrap() == *file, "the unchecked part file was never renamed");
     assert_eq!(srv.heads().len(), 2);
 }
+
+#[tokio::test]
+async fn a_restart_that_fails_leaves_no_stale_part_or_validator() {
+    let file = file_of(10_000);
+    // The resume is answered from the wrong byte, so the fetch starts over; that request fails.
+    let wrong = Script::Raw(
+        "206 Partial Content",
+        vec![format!("ETag: {}", etag(&file)), "Content-Range: bytes 0-9999/10000".into()],
+        file.to_vec(),
+    );
+    let srv =
+        FileServer::start(file.clone(), vec![Script::CutAt(4_000), wrong, Script::Status(404)])
+            .await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let e = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    assert_eq!(srv.heads().len(), 3);
+    // Nothing is left that a later run could resume against the old validator.
+    assert!(!dir.path().join("clip.mp4.part").exists());
+    assert!(!dir.path().join("clip.mp4.part.meta").exists());
+}
+
+#[tokio::test]
+async fn redirects_are_followed_ten_times_at_most() {
+    let srv = FileServer::start(
+        file_of(10),
+        vec![Script::Raw(
+            "302 Found",
+            vec!["Location: /again/downloads/default.mp4".into()],
+            vec![],
+        )],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let e = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        client(Credentials::token(TOKEN)).downloads(&account()).fetch(
+            &ready(srv.url(&video())),
+            dir.path(),
+            FetchOptions::default(),
+        ),
+    )
+    .await
+    .expect("redirects are bounded")
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert_eq!(e.status(), Some(302));
+    assert_eq!(srv.heads().len(), 11, "the first request and 10 redirects");
+}
+
+#[tokio::test]
+async fn a_206_or_416_to_a_request_without_range_is_refused() {
+    for (status, headers, body) in [
+        ("206 Partial Content", vec!["Content-Range: bytes 0-99/1000".to_owned()], vec![7u8; 100]),
+        ("416 Range Not Satisfiable", vec!["Content-Range: bytes */0".to_owned()], vec![]),
+    ] {
+        let srv = FileServer::start(file_of(10), vec![Script::Raw(status, headers, body)]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("clip.mp4");
+        let e = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            client(Credentials::token(TOKEN)).downloads(&account()).fetch(
+                &ready(srv.url(&video())),
+                &dest,
+                FetchOptions::default(),
+            ),
+        )
+        .await
+        .expect("answered once")
+        .unwrap_err();
+        let code = &status[..3];
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+        assert_eq!(e.to_string(), format!("fetching from '127.0.0.1': http {code} (video/mp4)"));
+        assert_eq!(srv.heads().len(), 1, "{status}: not retried");
+        assert!(!dest.exists());
+    }
+}
+
+#[tokio::test]
+async fn a_206_with_an_unknown_total_takes_it_from_content_length() {
+    let file = file_of(10_000);
+    let rest = Script::Raw(
+        "206 Partial Content",
+        vec![format!("ETag: {}", etag(&file)), "Content-Range: bytes 4000-9999/*".into()],
+        file[4_000..].to_vec(),
+    );
+    let srv = FileServer::start(file.clone(), vec![Script::CutAt(4_000), rest]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("clip.mp4");
+    let rec = Recorder::new();
+    let out = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dest, FetchOptions::default().reporter(rec.clone()))
+        .await
+        .unwrap();
+    assert_eq!(out.bytes, 10_000);
+    assert!(std::fs::read(&dest).unwrap() == *file);
+    assert!(rec.events().contains(&Event::Started(Some(video().to_string()), Some(10_000), 4_000)));
+}
+
+#[tokio::test]
+async fn a_new_version_without_a_validator_drops_the_old_one() {
+    let (old, new) = (file_of(10_000), other_version(10_000));
+    let srv = FileServer::start(
+        old.clone(),
+        vec![
+            Script::CutAt(4_000),
+            Script::Other(new.clone(), Box::new(Script::NoEtag(Box::new(Script::CutAt(3_000))))),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = builder("http://127.0.0.1:9/client/v4")
+        .retry(RetryConfig::default().max_attempts(2).jitter(|_| std::time::Duration::ZERO))
+        .build()
+        .unwrap();
+    c.downloads(&account())
+        .fetch(&ready(srv.url(&video())), &dir.path().join("clip.mp4"), FetchOptions::default())
+        .await
+        .unwrap_err();
+    // The .part now holds the start of the new version, which has no validator: the old one
+    // must not be left to vouch for it.
+    let part = std::fs::read(dir.path().join("clip.mp4.part")).unwrap();
+    assert!(part == new[..3_000]);
+    assert!(!dir.path().join("clip.mp4.part.meta").exists());
+}

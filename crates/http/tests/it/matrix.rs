@@ -62,7 +62,7 @@ async fn legacy_200_parses_for_every_operation() {
             assert_eq!(d.default.unwrap().status, DownloadStatus::InProgress, "{op}");
             assert!(d.audio.is_none(), "{op}");
         }
-        // The founding document's POST carries an (empty) JSON body.
+        // The 2024-01-04 OpenAPI shape's POST carries an (empty) JSON body.
         let reqs = server.received_requests().await.unwrap();
         if op.method().as_str() == "POST" {
             assert_eq!(reqs[0].body, b"{}", "{op}");
