@@ -79,12 +79,13 @@ impl Emu {
         c
     }
 
-    /// Video ids of the seed that are ready (or not ready) to stream.
+    /// Video ids of the seed that are ready (or not ready) to stream, without the ones that
+    /// require signed URLs.
     pub(crate) fn videos(&self, ready: bool) -> Vec<VideoId> {
         self.running()
             .videos()
             .into_iter()
-            .filter(|v| v.ready_to_stream == ready)
+            .filter(|v| v.ready_to_stream == ready && !v.require_signed_urls)
             .map(|v| v.id)
             .collect()
     }

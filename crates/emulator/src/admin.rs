@@ -29,6 +29,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/__emulator/requests", get(requests))
         .route("/__emulator/videos", post(add_video))
         .route("/__emulator/readiness", put(readiness))
+        .route("/__emulator/signed", put(signed))
         .route("/__emulator/download-status", put(download_status))
         .route("/__emulator/faults", get(get_faults).put(put_faults))
         .route("/__emulator/reset", post(reset))
@@ -93,6 +94,7 @@ struct AddVideo {
     id: Option<VideoId>,
     ready_to_stream: Option<bool>,
     duration_secs: Option<f64>,
+    require_signed_urls: Option<bool>,
 }
 
 async fn add_video(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -109,10 +111,15 @@ async fn add_video(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     };
     let ready = body.ready_to_stream.unwrap_or(true);
     let duration = body.duration_secs.unwrap_or(DEFAULT_DURATION_SECS);
+    let signed = body.require_signed_urls.unwrap_or(false);
     let result = shared
-        .change_async(move |store| match body.id {
-            Some(id) => store.insert_video(&account, id, ready, duration),
-            None => store.add_video(&account, ready, duration),
+        .change_async(move |store| {
+            let info = match body.id {
+                Some(id) => store.insert_video(&account, id, ready, duration),
+                None => store.add_video(&account, ready, duration),
+            };
+            // Just added: the video is there.
+            store.set_signed(&account, &info.id, signed).unwrap_or(info)
         })
         .await;
     match result {
@@ -139,6 +146,30 @@ async fn readiness(State(shared): State<Arc<Shared>>, req: Request) -> Response 
     };
     let (a, v, ready) = (account.clone(), body.video.clone(), body.ready_to_stream);
     match shared.change_async(move |store| store.set_ready(&a, &v, ready)).await {
+        Ok(Ok(info)) => respond::success(info),
+        Ok(Err(m)) => error_response(&m.into_error(&account, &body.video)),
+        Err(e) => respond::not_saved(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Signed {
+    account: Option<AccountId>,
+    video: VideoId,
+    require_signed_urls: bool,
+}
+
+async fn signed(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let body: Signed = match json_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let Some(account) = account_or_first(&shared, body.account) else {
+        return failure(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "no account");
+    };
+    let (a, v, require) = (account.clone(), body.video.clone(), body.require_signed_urls);
+    match shared.change_async(move |store| store.set_signed(&a, &v, require)).await {
         Ok(Ok(info)) => respond::success(info),
         Ok(Err(m)) => error_response(&m.into_error(&account, &body.video)),
         Err(e) => respond::not_saved(&e),

@@ -20,7 +20,7 @@ use crate::state::Missing;
 
 /// The error for an id parameter that is too long (400), or the kind of lookup failure an
 /// invalid id of valid length amounts to.
-fn id_error(e: &IdError, param: &str) -> Option<Response> {
+pub(crate) fn id_error(e: &IdError, param: &str) -> Option<Response> {
     match e.rule() {
         IdRule::TooLong { len } => Some(failure_at(
             StatusCode::BAD_REQUEST,
@@ -32,13 +32,13 @@ fn id_error(e: &IdError, param: &str) -> Option<Response> {
     }
 }
 
-fn unknown_account(account: &str) -> Response {
+pub(crate) fn unknown_account(account: &str) -> Response {
     // What Cloudflare answers a token that has no access to the account.
     tracing::info!(account, "credentials accepted but the account is not in the emulator");
     auth::Denied::Wrong.response()
 }
 
-fn unknown_video(account: &str, video: &str) -> Response {
+pub(crate) fn unknown_video(account: &str, video: &str) -> Response {
     failure(
         StatusCode::NOT_FOUND,
         ErrorCode::VideoNotFound,

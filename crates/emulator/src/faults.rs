@@ -2,8 +2,8 @@
 //! a [`FaultRoute`], by probability (from a seeded generator, so a run is reproducible) or by a
 //! script of the next answers.
 //!
-//! Faults are off by default. They apply to the five API operations and to the file route,
-//! never to the admin routes. They are serializable, so the admin route (`PUT
+//! Faults are off by default. They apply to the five API operations, the four signed-URL
+//! operations and the file route, never to the admin routes. They are serializable, so the admin route (`PUT
 //! /__emulator/faults`) and the CLI take the same JSON:
 //!
 //! ```json
@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
-use cfstream_types::{ErrorCode, Operation};
+use cfstream_types::{ErrorCode, Operation, SigningOperation};
 use http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -50,6 +50,9 @@ pub enum FaultRoute {
     Any,
     /// One API operation (JSON: its [`Operation::name`], like `"list"` or `"create_type"`).
     Api(Operation),
+    /// One signed-URL operation (JSON: its [`SigningOperation::name`]: `"create_token"`,
+    /// `"create_key"`, `"list_keys"` or `"delete_key"`).
+    Signing(SigningOperation),
     /// The download file route, `/<uid>/downloads/<file>` (JSON `"file"`).
     File,
 }
@@ -64,6 +67,7 @@ impl FaultRoute {
         match self {
             FaultRoute::Any => "any",
             FaultRoute::Api(op) => op.name(),
+            FaultRoute::Signing(op) => op.name(),
             FaultRoute::File => "file",
         }
     }
@@ -81,12 +85,14 @@ impl FromStr for FaultRoute {
         match s {
             "any" => Ok(FaultRoute::Any),
             "file" => Ok(FaultRoute::File),
-            _ => Operation::ALL.into_iter().find(|op| op.name() == s).map(FaultRoute::Api).ok_or_else(|| {
+            _ => Operation::ALL.into_iter().find(|op| op.name() == s).map(FaultRoute::Api)
+                .or_else(|| SigningOperation::ALL.into_iter().find(|op| op.name() == s).map(FaultRoute::Signing))
+                .ok_or_else(|| {
                 let shown: String = s.chars().take(64).collect();
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "invalid fault route '{shown}': must be one of any, list, create, delete, create_type, delete_type, file"
+                        "invalid fault route '{shown}': must be one of any, list, create, delete, create_type, delete_type, create_token, create_key, list_keys, delete_key, file"
                     ),
                 )
             }),

@@ -1,6 +1,7 @@
 //! A local, stateful Cloudflare Stream MP4 downloads server for tests and CI: the five
 //! operations of the downloads API with Cloudflare's shapes, progress over time, public download
-//! files, Cloudflare's auth and rate limit, fault injection and optional persistence.
+//! files, signed URLs (the token endpoint, signing keys, videos that require a token), Cloudflare's
+//! auth and rate limit, fault injection and optional persistence.
 //!
 //! # Example
 //!
@@ -36,17 +37,25 @@
 //! | DELETE | same | deletes the `default` download: `result: "ok"` |
 //! | POST | `[/client/v4]/accounts/{account_id}/stream/{identifier}/downloads/{download_type}` | creates a `default` or `audio` download |
 //! | DELETE | same | deletes it: `result: "ok"` |
+//! | POST | `[/client/v4]/accounts/{account_id}/stream/{identifier}/token` | a signed URL token for the video: `result: {token}` |
+//! | POST | `[/client/v4]/accounts/{account_id}/stream/keys` | creates a signing key: `result: {id, pem, jwk, created}` |
+//! | GET | same | the signing keys: `result: [{id, created}]` |
+//! | DELETE | `[/client/v4]/accounts/{account_id}/stream/keys/{identifier}` | deletes it: `result: "ok"` |
 //! | GET, HEAD | `/{uid}/downloads/default.mp4`, `/{uid}/downloads/audio.m4a` | the file (no credentials) |
+//! | GET, HEAD | `/{token}/downloads/default.mp4`, `/{token}/downloads/audio.m4a` | the file of the token's video (a signed URL) |
 //! | GET | `/__emulator/state` | every account, video and download, the faults, counters |
 //! | GET | `/__emulator/requests` | the latest answered requests (method, path, status) |
-//! | POST | `/__emulator/videos` | adds a video: `{"account"?, "id"?, "ready_to_stream"?: true, "duration_secs"?: 30}` |
+//! | POST | `/__emulator/videos` | adds a video: `{"account"?, "id"?, "ready_to_stream"?: true, "duration_secs"?: 30, "require_signed_urls"?: false}` |
 //! | PUT | `/__emulator/readiness` | `{"account"?, "video", "ready_to_stream": bool}` |
+//! | PUT | `/__emulator/signed` | `{"account"?, "video", "require_signed_urls": bool}` |
 //! | PUT | `/__emulator/download-status` | `{"account"?, "video", "download_type"?: "default", "status": "error"}` |
 //! | GET, PUT | `/__emulator/faults` | the [`Faults`] JSON (see [`faults`]) |
 //! | POST | `/__emulator/reset` | back to the seed (see [`Admin::reset`]) |
 //!
-//! API operations are routed with the path templates of [`cfstream_types::endpoint`], with and
-//! without the `/client/v4` prefix. Admin routes need the same credentials as the API; an
+//! API operations are routed with the path templates of [`cfstream_types::endpoint`] and of
+//! [`cfstream_types::signed::SigningOperation`], with and without the `/client/v4` prefix; the
+//! signing operations go through the same rate limit, credentials and faults (routes
+//! `create_token`, `create_key`, `list_keys`, `delete_key`) as the downloads ones. Admin routes need the same credentials as the API; an
 //! omitted `account` is the first one. They answer in the same envelope and are never rate
 //! limited or faulted.
 //!
@@ -81,6 +90,26 @@
 //!   `Range` (206 + `Content-Range`; 416 + `Content-Range: bytes */size` when unsatisfiable;
 //!   other forms are ignored), `?filename=NAME` (1 to 120 of `[A-Za-z0-9_-]`, else 400) as
 //!   `Content-Disposition: attachment; filename="NAME.mp4"`, 404 until the download is `ready`.
+//! - Signed URLs. A video with `require_signed_urls` (in the seed, `PUT /__emulator/signed`,
+//!   [`Admin::set_require_signed_urls`]; the demo seed's [`DEMO_SIGNED_VIDEO`]) answers 401
+//!   code 10401 at its plain file URL. A token in place of the video id is checked against the
+//!   system clock: an RS256 signature by the emulator's own key or by a signing key of the
+//!   video's account that was not deleted, `kid` in the header (and the same in the claims if
+//!   there), `sub` a video, `exp` after now, `nbf` (if any) not after now, `downloadable: true`;
+//!   anything else is 403 code 10403 saying which rule failed (never echoing the token). A
+//!   valid token serves exactly what the plain URL of an unsigned video serves (`Range`, `HEAD`,
+//!   `?filename=`), for signed and unsigned videos alike. `accessRules` are carried into tokens
+//!   but not enforced. In the request log and the tracing span the token is `[token]`.
+//! - The token endpoint takes no body or a JSON [`cfstream_types::TokenRequest`]: `downloadable`
+//!   defaults to `false`, `exp` to one hour from now, `nbf` to now; `exp` more than 24 hours
+//!   ahead, or `id` without `pem` (or the reverse), or a `pem` that is not base64 of an RSA PEM
+//!   private key, is 400 naming the field. With `id` and `pem` it signs with that key (header
+//!   and claim `kid` = `id`); otherwise with the emulator's own RSA 2048 key, made on first use
+//!   and kept (with its `kid`) for the life of the process, never saved. An unknown video is 404.
+//! - Signing keys are real RSA 2048 keys (aws-lc-rs, on the blocking pool): `pem` is base64 of
+//!   a PKCS#8 PEM private key, `jwk` base64 of the public JWK (`kty`, `n`, `e`, `kid`, `alg:
+//!   RS256`, `use: sig`), `created` RFC 3339. Only the public part is kept (and saved in the
+//!   state file, per account); deleting an unknown key is 404 code 10404. A reset drops them.
 //! - Rate limit ([`RateLimit`]), in fixed windows, one per accepted credential (however it is
 //!   written: `bearer  TOKEN ` is `Bearer TOKEN`) and one per client address for requests
 //!   without valid credentials (made-up tokens buy no fresh windows), in a table of at most
@@ -89,8 +118,9 @@
 //!   with `retry-after` until the window ends.
 //! - Error codes: 7003, 9106 and 10000 are Cloudflare's; the others follow the emulator's
 //!   pattern `10000 + HTTP status` (10400, 10404, 10405, 10409, 10429 named in
-//!   [`cfstream_types::ErrorCode`]; 10416 for 416 and 10500, 10502, 10503... for injected
-//!   5XX faults, and for a change the state file cannot take, are emulator-only too).
+//!   [`cfstream_types::ErrorCode`]; 10401 and 10403 for the signed file route, 10416 for 416,
+//!   and 10500, 10502, 10503... for injected 5XX faults, and for a change the state file cannot
+//!   take, are emulator-only too).
 //! - Connections: a client has [`HEADER_READ_TIMEOUT`] (30 s) to send a request's head, from
 //!   its first byte or from the connect, and a connection idle for [`IDLE_TIMEOUT`] (60 s)
 //!   between requests is closed. At most [`EmulatorBuilder::max_connections`] are open (1024 by
@@ -133,6 +163,7 @@ mod router;
 pub mod seed;
 mod server;
 mod shared;
+mod signing;
 mod state;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -149,7 +180,7 @@ pub use config::{Progress, RateLimit};
 pub use content::expected_file_bytes;
 pub use error::{Error, ErrorKind};
 pub use faults::{Fault, FaultRoute, FaultRule, Faults};
-pub use seed::{DEMO_ACCOUNT, DEMO_VIDEOS, Seed, VideoInfo};
+pub use seed::{DEMO_ACCOUNT, DEMO_SIGNED_VIDEO, DEMO_VIDEOS, Seed, VideoInfo};
 pub use shared::{Admin, RequestRecord};
 
 use crate::conn::{Registry, Timeouts};
@@ -373,6 +404,7 @@ impl EmulatorBuilder {
             timeouts: self.timeouts,
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
+            own_key: tokio::sync::OnceCell::new(),
         });
         if let Some(p) = shared.persist.clone() {
             // Write the state file now, so a bad path fails the start rather than every change.
@@ -440,9 +472,19 @@ impl RunningEmulator {
         self.shared.store().videos()
     }
 
-    /// The first video that is ready to stream (the demo seed has three), if any.
+    /// The first video that is ready to stream and does not require signed URLs (the demo
+    /// seed has three), if any.
     pub fn ready_video(&self) -> Option<cfstream_types::VideoId> {
-        self.videos().into_iter().find(|v| v.ready_to_stream).map(|v| v.id)
+        self.videos()
+            .into_iter()
+            .find(|v| v.ready_to_stream && !v.require_signed_urls)
+            .map(|v| v.id)
+    }
+
+    /// The first video that requires signed URLs (the demo seed's [`DEMO_SIGNED_VIDEO`], ready
+    /// to stream), if any.
+    pub fn signed_video(&self) -> Option<cfstream_types::VideoId> {
+        self.videos().into_iter().find(|v| v.require_signed_urls).map(|v| v.id)
     }
 
     /// In-process control.

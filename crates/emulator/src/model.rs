@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cfstream_types::{AccountId, DownloadStatus, DownloadType, PercentComplete, VideoId};
+use cfstream_types::{
+    AccountId, DownloadStatus, DownloadType, PercentComplete, SigningKeyId, VideoId,
+};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -23,6 +25,9 @@ pub struct VideoInfo {
     pub ready_to_stream: bool,
     /// The video's duration, in seconds.
     pub duration_secs: f64,
+    /// Whether the video's files are served only to a signed URL (a token with
+    /// `downloadable: true` in place of the video id); its plain file URL answers 401.
+    pub require_signed_urls: bool,
 }
 
 /// An account holding videos (in the seed, the store and the state file alike).
@@ -32,12 +37,29 @@ pub(crate) struct Account {
     pub(crate) id: AccountId,
     #[serde(default)]
     pub(crate) videos: Vec<Video>,
+    /// The signing keys created through the API (public parts only; a seed holds none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) keys: Vec<SavedKey>,
 }
 
 impl Account {
     pub(crate) fn new(id: AccountId) -> Self {
-        Self { id, videos: Vec::new() }
+        Self { id, videos: Vec::new(), keys: Vec::new() }
     }
+}
+
+/// A signing key created through the API, as the emulator keeps it: the public key only (the
+/// private key is answered once, at creation, and never kept), as JWK components.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SavedKey {
+    pub(crate) id: SigningKeyId,
+    /// When it was created, RFC 3339.
+    pub(crate) created: String,
+    /// The modulus, base64url without padding (the JWK's `n`).
+    pub(crate) n: String,
+    /// The public exponent, base64url without padding (the JWK's `e`).
+    pub(crate) e: String,
 }
 
 /// One video and its downloads (a seed's videos have none).
@@ -49,12 +71,19 @@ pub(crate) struct Video {
     pub(crate) ready_to_stream: bool,
     #[serde(default = "default_duration")]
     pub(crate) duration_secs: f64,
+    /// Absent in seeds and state files of older emulators: `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) require_signed_urls: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) downloads: BTreeMap<DownloadType, DownloadState>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_duration() -> f64 {
@@ -70,7 +99,13 @@ impl Video {
         } else {
             DEFAULT_DURATION_SECS
         };
-        Self { id, ready_to_stream, duration_secs, downloads: BTreeMap::new() }
+        Self {
+            id,
+            ready_to_stream,
+            duration_secs,
+            require_signed_urls: false,
+            downloads: BTreeMap::new(),
+        }
     }
 
     pub(crate) fn info(&self, account: &AccountId) -> VideoInfo {
@@ -79,6 +114,7 @@ impl Video {
             id: self.id.clone(),
             ready_to_stream: self.ready_to_stream,
             duration_secs: self.duration_secs,
+            require_signed_urls: self.require_signed_urls,
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::input::{MAX_HEADERS, MAX_URI};
 use crate::ratelimit::Verdict;
 use crate::respond::{self, failure};
 use crate::shared::Shared;
-use crate::{admin, auth, files};
+use crate::{admin, auth, files, signing};
 
 /// The `server` header on every answer of ours; its absence marks hyper's own answers.
 pub(crate) const SERVER: &str = "cfstream-emulator";
@@ -52,7 +52,7 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let path: String = full.chars().take(256).collect();
+    let path: String = loggable(full).chars().take(256).collect();
     let span = tracing::info_span!("request", method = %method, path = %path);
     let uri_len = full.len();
     let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
@@ -134,15 +134,7 @@ async fn route_api(
         _ => path,
     };
     let Some((op, params)) = Operation::match_request(parts.method.as_str(), rel) else {
-        let Some(params) = match_path(rel) else { return respond::no_route() };
-        let mut allowed = Vec::new();
-        for op in Operation::allowed(params.typed()) {
-            match op.method() {
-                Method::Get => allowed.extend(["GET", "HEAD"]),
-                other => allowed.push(other.as_str()),
-            }
-        }
-        return respond::method_not_allowed(&parts.method, &allowed);
+        return route_signing(shared, &parts, rel, body, control).await;
     };
 
     // Credentials come before faults: an injected fault may turn an answer into garbage, but
@@ -152,6 +144,52 @@ async fn route_api(
     }
     let fault = faults::draw(&shared.faults, FaultRoute::Api(op));
     faults::apply(&fault, control, api::operate(shared, op, &params, body)).await
+}
+
+/// The signed-URL operations (from the types' `SigningOperation` table) through the same
+/// pipeline as the downloads ones; then 405 or 7003 for a path none of them takes.
+async fn route_signing(
+    shared: &Arc<Shared>,
+    parts: &http::request::Parts,
+    rel: &str,
+    body: axum::body::Body,
+    control: Option<Arc<ConnControl>>,
+) -> Response {
+    let signing = signing::matches(rel);
+    let method = Method::from_request(parts.method.as_str());
+    let found = signing.iter().find(|(op, _)| Some(op.method()) == method);
+    let Some(&(op, params)) = found else {
+        let mut allowed = Vec::new();
+        let mut allow = |m: Method| match m {
+            Method::Get => allowed.extend(["GET", "HEAD"]),
+            other => allowed.push(other.as_str()),
+        };
+        if let Some(params) = match_path(rel) {
+            Operation::allowed(params.typed()).for_each(|op| allow(op.method()));
+        }
+        signing.iter().for_each(|(op, _)| allow(op.method()));
+        if allowed.is_empty() {
+            return respond::no_route();
+        }
+        return respond::method_not_allowed(&parts.method, &allowed);
+    };
+    if let Err(denied) = auth::check(&parts.headers, &shared.credentials) {
+        return denied.response();
+    }
+    let fault = faults::draw(&shared.faults, FaultRoute::Signing(op));
+    faults::apply(&fault, control, signing::operate(shared, op, params, body)).await
+}
+
+/// The path to log: a signed file URL's token (a bearer credential) is replaced by `[token]`.
+fn loggable(full: &str) -> std::borrow::Cow<'_, str> {
+    let (path, query) = full.split_once('?').map_or((full, None), |(p, q)| (p, Some(q)));
+    match files::route(path) {
+        Some((uid, file)) if signing::looks_like_token(uid) => {
+            let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+            format!("/[token]/downloads/{file}{q}").into()
+        }
+        _ => full.into(),
+    }
 }
 
 #[cfg(test)]
@@ -173,5 +211,19 @@ mod tests {
         ] {
             assert!(match_path(miss).is_none(), "{miss}");
         }
+    }
+
+    #[test]
+    fn tokens_never_reach_the_log() {
+        assert_eq!(
+            loggable("/aa.bb.cc/downloads/default.mp4?filename=x"),
+            "/[token]/downloads/default.mp4?filename=x"
+        );
+        assert_eq!(loggable("/aa.bb.cc/downloads/audio.m4a"), "/[token]/downloads/audio.m4a");
+        assert_eq!(loggable("/abc/downloads/default.mp4"), "/abc/downloads/default.mp4");
+        assert_eq!(
+            loggable("/client/v4/accounts/a/stream/b/token"),
+            "/client/v4/accounts/a/stream/b/token"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! # Seed file format
 //!
 //! A seed file is JSON: a list of accounts, each with its videos. `duration_secs` is optional
-//! (default 30) and `ready_to_stream` too (default `true`).
+//! (default 30), `ready_to_stream` too (default `true`), and `require_signed_urls` (default
+//! `false`: a video that requires signed URLs serves its files only to a signed URL).
 //!
 //! ```json
 //! {
@@ -12,7 +13,8 @@
 //!       "id": "023e105f4ecef8ad9ca31a8372d0c353",
 //!       "videos": [
 //!         { "id": "ea95132c15732412d22c1476fa83f27a", "ready_to_stream": true, "duration_secs": 120.5 },
-//!         { "id": "0c1d2e3f405162738495a6b7c8d9eafb", "ready_to_stream": false }
+//!         { "id": "0c1d2e3f405162738495a6b7c8d9eafb", "ready_to_stream": false },
+//!         { "id": "5ec0de0f1a2b3c4d5e6f708192a3b4c5", "require_signed_urls": true }
 //!       ]
 //!     }
 //!   ]
@@ -43,6 +45,10 @@ pub const DEMO_VIDEOS: [(&str, bool, f64, &str); 4] = [
     ("0c1d2e3f405162738495a6b7c8d9eafb", false, 60.0, "not ready to stream yet"),
 ];
 
+/// The demo video of [`Seed::demo`] that requires signed URLs: ready to stream, 45 seconds,
+/// after the [`DEMO_VIDEOS`]. Its plain file URL answers 401; a signed URL serves it.
+pub const DEMO_SIGNED_VIDEO: &str = "5ec0de0f1a2b3c4d5e6f708192a3b4c5";
+
 /// The data the emulator starts with (and returns to on reset): accounts holding videos.
 ///
 /// See the [module docs](crate::seed) for the file format.
@@ -60,13 +66,17 @@ impl Default for Seed {
 
 impl Seed {
     /// The demo seed: account [`DEMO_ACCOUNT`] holding the [`DEMO_VIDEOS`] (ready and not
-    /// ready, long and short).
+    /// ready, long and short), then [`DEMO_SIGNED_VIDEO`] (requires signed URLs).
     pub fn demo() -> Seed {
         let mut seed = Seed::empty_account(demo_account());
         for (id, ready, duration, _) in DEMO_VIDEOS {
             let id = VideoId::new(id).expect("DEMO_VIDEOS ids are 32 hex digits");
             seed.accounts[0].videos.push(Video::new(id, ready, duration));
         }
+        let id = VideoId::new(DEMO_SIGNED_VIDEO).expect("DEMO_SIGNED_VIDEO is 32 hex digits");
+        let mut signed = Video::new(id, true, 45.0);
+        signed.require_signed_urls = true;
+        seed.accounts[0].videos.push(signed);
         seed
     }
 
@@ -152,6 +162,15 @@ impl Seed {
         crate::model::check_unique(&self.accounts, "the seed")
             .map_err(|e| Error::new(ErrorKind::InvalidSeed, e))?;
         for account in &self.accounts {
+            if !account.keys.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::InvalidSeed,
+                    format!(
+                        "account '{}' has signing keys: a seed holds none (create them through the API)",
+                        account.id
+                    ),
+                ));
+            }
             for video in &account.videos {
                 if !video.downloads.is_empty() {
                     return Err(Error::new(
@@ -187,8 +206,14 @@ mod tests {
         let seed = Seed::demo();
         seed.validate().unwrap();
         let videos = seed.videos();
-        assert_eq!(videos.len(), 4);
+        assert_eq!(videos.len(), 5);
         assert!(videos.iter().any(|v| !v.ready_to_stream));
+        let signed: Vec<_> = videos.iter().filter(|v| v.require_signed_urls).collect();
+        assert_eq!(signed.len(), 1);
+        assert_eq!(signed[0].id.as_str(), DEMO_SIGNED_VIDEO);
+        assert!(signed[0].ready_to_stream);
+        // The first video ready to stream is an unsigned one.
+        assert!(!videos.iter().find(|v| v.ready_to_stream).unwrap().require_signed_urls);
         assert!(videos.iter().any(|v| v.duration_secs > 3600.0));
         assert!(videos.iter().any(|v| v.duration_secs < 10.0));
         assert_eq!(seed.accounts()[0].as_str(), DEMO_ACCOUNT);
@@ -202,6 +227,7 @@ mod tests {
         .unwrap();
         let v = seed.videos();
         assert!(v[0].ready_to_stream);
+        assert!(!v[0].require_signed_urls);
         assert_eq!(v[0].duration_secs, DEFAULT_DURATION_SECS);
         assert!(!v[1].ready_to_stream);
         assert_eq!(Seed::from_json(&seed.to_json()).unwrap(), seed);
@@ -222,6 +248,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("duration_secs -1"), "{e}");
+        let e = Seed::from_json(
+            r#"{"accounts":[{"id":"a","keys":[{"id":"ab","created":"x","n":"AQ","e":"AQAB"}]}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "account 'a' has signing keys: a seed holds none (create them through the API)"
+        );
+        let signed = Seed::from_json(
+            r#"{"accounts":[{"id":"a","videos":[{"id":"b","require_signed_urls":true}]}]}"#,
+        )
+        .unwrap();
+        assert!(signed.videos()[0].require_signed_urls);
+        assert!(signed.to_json().contains("\"require_signed_urls\": true"));
         let e = Seed::from_json(r#"{"accounts":[{"id":"a","color":1}]}"#).unwrap_err();
         assert!(e.to_string().contains("color"), "{e}");
         let e = Seed::from_file("/nonexistent/seed.json").unwrap_err();

@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Mutex<()>,
     pub(crate) requests: AtomicU64,
     pub(crate) log: Mutex<VecDeque<RequestRecord>>,
+    /// The emulator's own signing key (see [`crate::signing`]), made on first use.
+    pub(crate) own_key: tokio::sync::OnceCell<crate::signing::OwnKey>,
 }
 
 impl Shared {
@@ -193,6 +195,21 @@ impl Admin {
     ) -> Result<(), Error> {
         self.shared
             .change(|store| store.set_ready(account, video, ready))?
+            .map_err(|m| m.into_error(account, video))?;
+        Ok(())
+    }
+
+    /// Makes a video require signed URLs (its plain file URL answers 401; a signed URL serves
+    /// it), or not. With a state file that cannot be saved: an [`ErrorKind::Io`] error, and the
+    /// change is undone.
+    pub fn set_require_signed_urls(
+        &self,
+        account: &AccountId,
+        video: &VideoId,
+        require: bool,
+    ) -> Result<(), Error> {
+        self.shared
+            .change(|store| store.set_signed(account, video, require))?
             .map_err(|m| m.into_error(account, video))?;
         Ok(())
     }

@@ -7,14 +7,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cfstream_types::{
-    AccountId, Download, DownloadStatus, DownloadType, Downloads, PercentComplete, Url, VideoId,
+    AccountId, Download, DownloadStatus, DownloadType, Downloads, PercentComplete, SigningKeyId,
+    Url, VideoId,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::content::splitmix64;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Account, DownloadState, Video, VideoInfo};
+use crate::model::{Account, DownloadState, SavedKey, Video, VideoInfo};
 
 /// The version of the state file format.
 const STATE_VERSION: u32 = 1;
@@ -191,6 +192,62 @@ impl Store {
             .map(|d| d.view(now, self.total).0)
     }
 
+    /// The first account holding `video`, and whether the video requires signed URLs.
+    pub(crate) fn find_video(&self, video: &VideoId) -> Option<(&AccountId, bool)> {
+        self.accounts.iter().find_map(|a| {
+            let (i, j) = self.position(&a.id, video).ok()?;
+            Some((&a.id, self.accounts[i].videos[j].require_signed_urls))
+        })
+    }
+
+    /// Makes a video require signed URLs, or not.
+    pub(crate) fn set_signed(
+        &mut self,
+        account: &AccountId,
+        video: &VideoId,
+        require: bool,
+    ) -> Result<VideoInfo, Missing> {
+        let v = self.video_mut(account, video)?;
+        v.require_signed_urls = require;
+        let info = v.info(account);
+        self.version += 1;
+        Ok(info)
+    }
+
+    fn account_mut(&mut self, account: &AccountId) -> Result<&mut Account, Missing> {
+        let (a, _) = self.index.get(account).ok_or(Missing::Account)?;
+        Ok(&mut self.accounts[*a])
+    }
+
+    /// The signing keys of an account, oldest first.
+    pub(crate) fn keys(&self, account: &AccountId) -> Result<&[SavedKey], Missing> {
+        let (a, _) = self.index.get(account).ok_or(Missing::Account)?;
+        Ok(&self.accounts[*a].keys)
+    }
+
+    /// Keeps a new signing key of an account.
+    pub(crate) fn add_key(&mut self, account: &AccountId, key: SavedKey) -> Result<(), Missing> {
+        self.account_mut(account)?.keys.push(key);
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Deletes a signing key; `Ok(false)` if the account has no such key.
+    pub(crate) fn delete_key(
+        &mut self,
+        account: &AccountId,
+        id: &SigningKeyId,
+    ) -> Result<bool, Missing> {
+        let keys = &mut self.account_mut(account)?.keys;
+        let before = keys.len();
+        keys.retain(|k| &k.id != id);
+        let removed = keys.len() != before;
+        if removed {
+            self.version += 1;
+        }
+        Ok(removed)
+    }
+
     /// Adds a video with a fresh id (creating the account if needed).
     pub(crate) fn add_video(
         &mut self,
@@ -301,11 +358,17 @@ impl Store {
                             "id": v.id,
                             "ready_to_stream": v.ready_to_stream,
                             "duration_secs": v.duration_secs,
+                            "require_signed_urls": v.require_signed_urls,
                             "downloads": self.downloads_of(v, now),
                         })
                     })
                     .collect();
-                serde_json::json!({ "id": a.id, "videos": videos })
+                let keys: Vec<_> = a
+                    .keys
+                    .iter()
+                    .map(|k| serde_json::json!({ "id": k.id, "created": k.created }))
+                    .collect();
+                serde_json::json!({ "id": a.id, "videos": videos, "signing_keys": keys })
             })
             .collect();
         serde_json::json!({ "accounts": accounts })

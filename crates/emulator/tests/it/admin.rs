@@ -42,7 +42,11 @@ async fn admin_routes_add_videos_flip_readiness_and_reset() {
     let (s, _, state) = authed(c.get(admin_url("state"))).await;
     assert_eq!(s, 200);
     let videos = state["result"]["accounts"][0]["videos"].as_array().unwrap();
-    assert_eq!(videos.len(), DEMO_VIDEOS.len() + 1);
+    assert_eq!(
+        videos.len(),
+        DEMO_VIDEOS.len() + 2,
+        "the demo videos, the signed one, the added one"
+    );
     assert_eq!(videos.last().unwrap()["downloads"]["default"]["status"], "error");
     assert!(state["result"]["request_count"].as_u64().unwrap() >= 5);
 
@@ -68,7 +72,7 @@ async fn admin_routes_add_videos_flip_readiness_and_reset() {
 
     let (s, _, body) = authed(c.post(admin_url("reset"))).await;
     assert_eq!((s, &body["result"]), (200, &serde_json::json!("ok")));
-    assert_eq!(emu.videos().len(), DEMO_VIDEOS.len());
+    assert_eq!(emu.videos().len(), DEMO_VIDEOS.len() + 1);
     assert_eq!(emu.admin().request_count(), 1, "the reset request itself");
 }
 

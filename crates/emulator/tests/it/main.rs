@@ -16,3 +16,4 @@ mod progress;
 mod ratelimit;
 mod routes;
 mod shapes;
+mod signing;

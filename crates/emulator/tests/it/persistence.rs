@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cfstream_emulator::{ErrorKind, Progress};
+use cfstream_emulator::{DEMO_VIDEOS, ErrorKind, Progress};
 use cfstream_types::{DownloadStatus, DownloadType};
 
 use crate::common::*;
@@ -70,7 +70,11 @@ async fn state_survives_a_restart() {
     emu.admin().reset();
     emu.shutdown().await;
     let emu = builder().state_file(&path).start().await.unwrap();
-    assert_eq!(emu.videos().len(), 4);
+    assert_eq!(
+        emu.videos().len(),
+        DEMO_VIDEOS.len() + 1,
+        "the seed: the demo videos and the signed one"
+    );
     assert!(emu.videos().iter().all(|v| v.id != added));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
 }
@@ -133,7 +137,7 @@ async fn a_change_that_cannot_be_saved_is_503_and_undone() {
     let admin = format!("http://{}/__emulator/videos", emu.addr());
     let got = authed(c.post(&admin).json(&serde_json::json!({}))).await;
     assert_eq!(assert_failure(&got, 503, 10503), expected);
-    assert_eq!(emu.videos().len(), 4, "the added video was undone");
+    assert_eq!(emu.videos().len(), DEMO_VIDEOS.len() + 1, "the added video was undone");
     let e = emu
         .admin()
         .set_ready_to_stream(&emu.account(), &video.parse().unwrap(), false)
