@@ -98,9 +98,10 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
             t.account = Some(account.unwrap_or_else(|| emu.account()));
             t.videos =
                 if videos.is_empty() { emu.ready_video().into_iter().collect() } else { videos };
-            // The emulator's video that requires signed URLs joins once the emulator offers
-            // one (`RunningEmulator::signed_video`); until then the signed-URL checks are SKIP
-            // here unless --signed-video is given.
+            // The emulator's video that requires signed URLs, unless --signed-video names one.
+            if options.signed_videos.is_empty() {
+                options.signed_videos = emu.signed_video().into_iter().collect();
+            }
             let local = RunOptions::local();
             options.poll_interval = local.poll_interval;
             options.deadline = args.deadline.map_or(local.deadline, Duration::from_secs);

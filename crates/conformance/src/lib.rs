@@ -74,7 +74,7 @@
 //! | a signed video's ready download url without a token is refused: 401 (what users see; 403 accepted) | docs | `signed_unsigned_refused` | signed video |
 //! | a token asked for without `downloadable` (body `{}`: the default is false) is refused on the file (401 or 403) | docs | `signed_not_downloadable_refused` | signed video |
 //! | a downloadable token whose `exp` passed an hour ago (asked of the token endpoint; SKIP if it will not issue one) is refused on the file (401 or 403) | docs | `signed_expired_refused` | signed video |
-//! | a downloadable token for another video (a `--video` or a second `--signed-video`) is refused on this video's file (401 or 403) | docs | `signed_other_video_refused` | signed video, another video |
+//! | a downloadable token for another video (a `--video` or a second `--signed-video`) never gets this video's file: the token names the video, so 401, 403 or 404 is a refusal, and a 2XX must not be this video's bytes | docs | `signed_other_video_refused` | signed video, another video |
 //! | a downloadable token in place of the video id serves the file: 200 with its `Content-Length`; first, middle, last, open-ended and suffix ranges are the full GET's bytes; HEAD's length is GET's | http | `signed_url_serves` | signed video |
 //!
 //! Never fooled: API bodies are read up to 8 MiB (a larger one is a `body_schema` violation

@@ -25,6 +25,11 @@ pub(super) struct Whole {
 }
 
 impl Whole {
+    /// The file's first bytes (up to one window).
+    pub(super) fn head(&self) -> &[u8] {
+        &self.windows[0].1
+    }
+
     fn new(len: u64) -> Self {
         let w = WINDOW.min(len);
         let starts = [0, (len / 2).min(len - w), len - w];

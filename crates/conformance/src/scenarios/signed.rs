@@ -10,6 +10,7 @@ use cfstream_types::{AccountId, Endpoint, Operation, SigningEndpoint, VideoId};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::files::Whole;
 use super::{Ctx, downloads_of, terminal};
 use crate::catalogue::Check;
 use crate::record::Rec;
@@ -219,14 +220,9 @@ impl Ctx<'_> {
             Some(other) => {
                 match self.token_for(account, &other, &json!({"downloadable": true})).await {
                     Ok(bad) => {
-                        self.expect_token_refused(
-                            &mut r.other_video,
-                            &url,
-                            video,
-                            &bad,
-                            "for another video",
-                        )
-                        .await;
+                        if let Some(signed) = signed_url(&url, video.as_str(), &bad) {
+                            self.expect_not_this_file(&mut r.other_video, &signed, &whole).await;
+                        }
                     }
                     Err(why) => r.other_video.fail(
                         None,
@@ -383,6 +379,49 @@ impl Ctx<'_> {
                 }
             }
             Err(e) => rec.transport(&format!("GET {what}"), &e),
+        }
+    }
+
+    /// `signed_other_video_refused`: with the token in place of the id, the url of another
+    /// video's token names that video, so a 401, 403 or 404 (it has no such download) is a
+    /// refusal; a 2XX may serve that video's own file, but never this one's (`whole`).
+    async fn expect_not_this_file(&mut self, rec: &mut Rec, url: &str, whole: &Whole) {
+        self.http.requests += 1;
+        let mut resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
+            Ok(resp) => resp,
+            Err(e) => return rec.transport("GET a token for another video", &e),
+        };
+        rec.asserted = true;
+        let status = resp.status().as_u16();
+        if refused(status) || status == 404 {
+            return;
+        }
+        if !(200..300).contains(&status) {
+            return rec.fail(
+                None,
+                AT,
+                "a token for another video must be refused with 401, 403 or 404, or serve that \
+                 video's file",
+                status.to_string(),
+            );
+        }
+        let head = whole.head();
+        let mut got = Vec::with_capacity(head.len());
+        while got.len() < head.len() {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => got.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return rec.transport("reading a token for another video's answer", &e),
+            }
+        }
+        got.truncate(head.len());
+        if !head.is_empty() && got == head {
+            rec.fail(
+                None,
+                AT,
+                "a token for another video must never serve this video's file",
+                format!("{status} with this video's first {} bytes", head.len()),
+            );
         }
     }
 

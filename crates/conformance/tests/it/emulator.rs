@@ -7,19 +7,16 @@ use crate::{emulator, fast_options, target_of};
 #[tokio::test]
 async fn the_faithful_emulator_passes_every_check() {
     let emu = emulator().await;
-    let report = run(&target_of(&emu), &fast_options()).await.unwrap();
+    let mut options = fast_options();
+    options.signed_videos = emu.signed_video().into_iter().collect();
+    assert_eq!(options.signed_videos.len(), 1, "the demo seed has a video that requires signing");
+    let report = run(&target_of(&emu), &options).await.unwrap();
     let text = report.render_text();
     assert!(report.passed(), "{text}");
-    // Every check ran; only the 429 check has nothing to judge without a rate limit, and the
-    // signed-URL checks have no signed video (the emulator of this branch has none to offer;
-    // `tests/it/mutants.rs` runs them against a faithful server of its own).
+    // Every check ran; only the 429 check has nothing to judge without a rate limit.
     assert_eq!(report.checks.len(), catalogue().len(), "{text}");
     for c in &report.checks {
-        let expected = if c.name == "retry_after_on_429" || c.name.starts_with("signed_") {
-            Outcome::Skip
-        } else {
-            Outcome::Pass
-        };
+        let expected = if c.name == "retry_after_on_429" { Outcome::Skip } else { Outcome::Pass };
         assert_eq!(c.outcome, expected, "{}: {text}", c.name);
     }
     emu.shutdown().await;

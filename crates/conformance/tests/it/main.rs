@@ -35,7 +35,8 @@ pub(crate) async fn emulator() -> RunningEmulator {
 
 /// The target of a running emulator: its account, credentials and first ready video.
 pub(crate) fn target_of(emu: &RunningEmulator) -> Target {
-    let video = emu.videos().into_iter().find(|v| v.ready_to_stream).unwrap().id;
+    let video =
+        emu.videos().into_iter().find(|v| v.ready_to_stream && !v.require_signed_urls).unwrap().id;
     let mut t = Target::new(emu.base_url());
     t.credentials = Some(emu.credentials());
     t.account = Some(emu.account());
