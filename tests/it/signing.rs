@@ -194,3 +194,52 @@ fn signing_keys_create_prints_the_export_lines_and_list_and_delete_work() {
         .collect::<Vec<_>>();
     assert_eq!(deletes, [format!("/client/v4/accounts/{ACCOUNT}/stream/keys/{KEY_ID}")]);
 }
+
+/// The promise, against the real emulator: `downloads url --signed` prints a URL that a
+/// plain GET (what `curl` sends: no credentials) downloads byte for byte, while the plain URL of
+/// the same video is refused.
+#[test]
+fn a_signed_url_from_the_cli_downloads_from_the_emulator_with_a_plain_get() {
+    let emu = crate::common::Emu::start();
+    let e = emu.running();
+    let video = e.signed_video().unwrap();
+    let out = emu.cmd().args(["downloads", "create", video.as_str()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", texts(&out));
+    let url_of = |signed: bool| {
+        let mut c = emu.cmd();
+        c.args(["downloads", "url", video.as_str()]);
+        if signed {
+            c.arg("--signed");
+        }
+        let out = c.output().unwrap();
+        let (stdout, stderr) = texts(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        stdout.trim().to_owned()
+    };
+    let get = |url: &str| {
+        use std::io::{Read as _, Write as _};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut conn = std::net::TcpStream::connect(host).unwrap();
+        write!(conn, "GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).unwrap();
+        let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (String::from_utf8_lossy(&answer[..split]).into_owned(), answer[split + 4..].to_vec())
+    };
+    let (head, _) = get(&url_of(false));
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    let signed = url_of(true);
+    assert!(!signed.contains(video.as_str()), "the token takes the video id's place: {signed}");
+    let (head, body) = get(&signed);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(
+        body,
+        cfstream_emulator::expected_file_bytes(
+            &video,
+            &cfstream_types::DownloadType::Default,
+            0,
+            4096
+        )
+    );
+}

@@ -11,7 +11,8 @@ use cfstream_emulator::{
     Emulator, Fault, FaultRoute, FaultRule, Faults, Progress, expected_file_bytes,
 };
 use cfstream_http::{
-    Client, ErrorKind, FetchOptions, RateLimit, Reporter, RetryConfig, WaitOptions,
+    Client, ErrorKind, FetchOptions, LocalSigningKey, RateLimit, Reporter, RetryConfig, Signing,
+    WaitOptions,
 };
 use cfstream_types::{
     DownloadStatus, DownloadType, ErrorCode, Operation, PercentComplete, VideoId,
@@ -196,4 +197,61 @@ async fn conformance_as_a_library_judges_the_emulator() {
     let report = cfstream_conformance::run(&target, &options).await.unwrap();
     assert!(!report.passed());
     assert!(report.failed_names().contains(&"content_type_json"), "{}", report.render_text());
+}
+
+/// A video that requires signed URLs, end to end: the client creates, waits for and fetches its
+/// download with each token source (the token endpoint, and a key created through the API and
+/// used offline), a client that may not sign gets the typed refusal and no file, and the
+/// referee passes the emulator's signed-URL checks on the same video.
+#[tokio::test]
+async fn a_signed_video_is_fetched_with_each_token_source_and_judged() {
+    let emu =
+        Emulator::builder().progress(Progress::Instant).file_size(200_000).start().await.unwrap();
+    let client = client(&emu);
+    let account = emu.account();
+    let video = emu.signed_video().expect("the demo seed has a video that requires signed URLs");
+    let downloads = client.downloads(&account);
+    downloads.create(&video).await.unwrap();
+    let wait = WaitOptions::default().timeout(Duration::from_secs(30));
+    let ready = downloads.wait_ready(&video, DownloadType::Default, wait).await.unwrap();
+    let expected = expected_file_bytes(&video, &DownloadType::Default, 0, 200_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let never = FetchOptions::default().signing(Signing::Never);
+    let e = downloads.fetch(&ready, dir.path(), never).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignedUrlRequired, "{e}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a refused fetch left a file");
+
+    let key = downloads.create_signing_key().await.unwrap();
+    let local = LocalSigningKey::try_from(&key).unwrap();
+    for (source, signing) in
+        [("token endpoint", Signing::TokenEndpoint), ("local key", Signing::Key(local))]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FetchOptions::default().signing(signing);
+        let file = downloads.fetch(&ready, dir.path(), opts).await.unwrap();
+        assert_eq!(std::fs::read(&file.path).unwrap(), expected, "{source}");
+    }
+
+    let mut target = Target::new(emu.base_url());
+    target.credentials = Some(emu.credentials());
+    target.account = Some(account);
+    target.videos = emu.ready_video().into_iter().collect();
+    let mut options = RunOptions::default();
+    options.deadline = Duration::from_secs(30);
+    options.poll_interval = Duration::from_millis(50);
+    options.signed_videos = vec![video];
+    let report = cfstream_conformance::run(&target, &options).await.unwrap();
+    assert!(report.passed(), "{}", report.render_text());
+    for check in [
+        "signed_token_schema",
+        "signed_unsigned_refused",
+        "signed_not_downloadable_refused",
+        "signed_expired_refused",
+        "signed_other_video_refused",
+        "signed_url_serves",
+    ] {
+        let c = report.check(check).unwrap();
+        assert_eq!(c.outcome, cfstream_conformance::Outcome::Pass, "{check}: {:?}", c.reason);
+    }
 }
