@@ -98,7 +98,10 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         writeln!(out, "account {account}, videos:")?;
         for v in &videos {
             let state = if v.ready_to_stream { "ready to stream" } else { "not ready to stream" };
-            writeln!(out, "  {}  {state:<19}  {}s", v.id, v.duration_secs)?;
+            let signed = if v.require_signed_urls { "  requires signed URLs" } else { "" };
+            let secs = format!("{}s", v.duration_secs);
+            let line = format!("  {}  {state:<19}  {secs:<6}{signed}", v.id);
+            writeln!(out, "{}", line.trim_end())?;
         }
         writeln!(out)?;
         writeln!(out, "In another terminal, paste:")?;
