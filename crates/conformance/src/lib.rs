@@ -35,7 +35,7 @@
 //! semantics, RFC 9110), and what it needs to run (credentials, an account, a `video` that is
 //! ready to stream, `writes`: it creates or deletes downloads, so a live account needs
 //! `allow_writes`). A check that could not judge anything is SKIP with the reason, never PASS.
-//! Each is proven by a server that breaks it in `tests/it/mutants.rs`.
+//! Each is proven by a server that breaks it (the `mutants` feature), in `tests/it/mutants.rs`.
 //!
 //! | rule | source | check | needs |
 //! | --- | --- | --- | --- |
@@ -78,7 +78,11 @@
 //!
 //! # Crate features
 //!
-//! None. The schemas under `schemas/` are embedded at build time and compiled once per
+//! - `mutants` (off by default): [`mutants`], deliberately broken servers (each breaking one
+//!   rule) that prove the checks catch what they must; for this crate's tests and
+//!   `cargo xtask bench conformance`, never needed by users.
+//!
+//! The schemas under `schemas/` are embedded at build time and compiled once per
 //! process. The crate talks HTTP with reqwest directly and never through cfstream-http: one
 //! shared client bug must not let the client and the referee agree.
 #![deny(missing_docs)]
@@ -86,6 +90,8 @@
 pub mod catalogue;
 mod error;
 pub mod generate;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod proxy;
 mod record;
 mod redact;
