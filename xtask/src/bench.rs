@@ -1,4 +1,4 @@
-//! `cargo xtask bench [validate|client|emulator|fetch|bulk|all]`: the README's performance
+//! `cargo xtask bench [validate|client|emulator|fetch|conformance|bulk|all]`: the README's performance
 //! table, measured side by side in one release-mode run and printed as Markdown on stdout
 //! (progress on stderr). Nothing here asserts on time: a missed target is a "no" in the table.
 
@@ -27,7 +27,8 @@ pub(crate) enum Which {
     Validate,
     /// cfstream-http calls/s against a raw hyper loop, same emulator route.
     Client,
-    /// Emulator requests/s and latency percentiles at N connections.
+    /// Emulator requests/s and latency at N connections (list, create, file, range), each
+    /// beside a bare hyper server answering the same bytes.
     Emulator,
     /// Fetch throughput against curl, and the fetch's peak RSS.
     Fetch,
@@ -49,7 +50,7 @@ pub(crate) struct Args {
     /// client: sequential calls per side, split into 30 interleaved rounds.
     #[arg(long, value_name = "N", default_value_t = 15_000)]
     calls: u32,
-    /// emulator: seconds of measured load (after one second of warm-up).
+    /// emulator: seconds of measured load per route and side (after one second of warm-up).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     secs: u64,
     /// emulator: concurrent connections.
@@ -131,10 +132,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         record("client", client::run(args.calls));
     }
     if which(Which::Emulator) {
-        record(
-            "emulator",
-            emulator::run(args.connections, Duration::from_secs(args.secs)).map(|r| vec![r]),
-        );
+        record("emulator", emulator::run(args.connections, Duration::from_secs(args.secs)));
     }
     if which(Which::Fetch) {
         record("fetch", fetch::run(args.fetch_mib, args.fetch_runs).map(|r| vec![r]));
