@@ -157,7 +157,7 @@ impl TokenOptions {
 fn check(request: &TokenRequest, now: i64) -> Result<(), Error> {
     request
         .check(now)
-        .map_err(|e| Error::new(ErrorKind::InvalidTokenRequest, e.to_string()).with_source(e))
+        .map_err(|e| Error::new(ErrorKind::InvalidTokenRequest, e.to_string()))
 }
 
 /// A signing key's id and private key, parsed and ready to sign tokens offline. Its `Debug`
