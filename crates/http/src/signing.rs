@@ -155,9 +155,7 @@ impl TokenOptions {
 
 /// Checks `request` against the documented rules, before anything is sent or signed.
 fn check(request: &TokenRequest, now: i64) -> Result<(), Error> {
-    request
-        .check(now)
-        .map_err(|e| Error::new(ErrorKind::InvalidTokenRequest, e.to_string()))
+    request.check(now).map_err(|e| Error::new(ErrorKind::InvalidTokenRequest, e.to_string()))
 }
 
 /// A signing key's id and private key, parsed and ready to sign tokens offline. Its `Debug`
