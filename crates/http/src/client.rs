@@ -264,12 +264,7 @@ impl Client {
             elapsed_ms = tracing::field::Empty,
         );
         let started = tokio::time::Instant::now();
-        // The deadline bounds each attempt's timer, the limiter's waits and the backoff, so
-        // the whole operation needs no timer of its own.
-        let deadline = Deadline::sooner(
-            self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
-            caller_deadline.map(Deadline::caller),
-        );
+        let deadline = self.deadline(started, caller_deadline);
         let call = Call::of(endpoint, &self.inner.base);
         self.run(&call, span, started, deadline, &parse).await
     }
@@ -289,11 +284,22 @@ impl Client {
             elapsed_ms = tracing::field::Empty,
         );
         let started = tokio::time::Instant::now();
-        let deadline = Deadline::sooner(
+        let deadline = self.deadline(started, caller_deadline);
+        self.run(call, span, started, deadline, &parse).await
+    }
+
+    /// The sooner of the operation timeout (from `started`) and the caller's deadline. It
+    /// bounds each attempt's timer, the limiter's waits and the backoff, so the whole
+    /// operation needs no timer of its own.
+    fn deadline(
+        &self,
+        started: tokio::time::Instant,
+        caller_deadline: Option<tokio::time::Instant>,
+    ) -> Option<Deadline> {
+        Deadline::sooner(
             self.inner.operation_timeout.map(|t| Deadline::operation(started, t)),
             caller_deadline.map(Deadline::caller),
-        );
-        self.run(call, span, started, deadline, &parse).await
+        )
     }
 
     /// The retries of `call` inside `span`, which records how they went.
