@@ -306,7 +306,7 @@ async fn a_json_or_html_answer_is_never_saved_as_the_file() {
         ("application/json", r#"{"success":true,"errors":[],"messages":[],"result":{}}"#),
         ("text/html; charset=utf-8", "<html><body>502 Bad Gateway</body></html>"),
     ] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(any())
             .respond_with(
                 ResponseTemplate::new(200).insert_header("content-type", ct).set_body_string(body),

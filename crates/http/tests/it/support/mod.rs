@@ -57,7 +57,10 @@ pub(crate) fn builder(base: &str) -> ClientBuilder {
 }
 
 pub(crate) async fn mock_server() -> MockServer {
-    let server = MockServer::start().await;
+    // A server of its own, never one of wiremock's pooled servers: a pooled server is handed
+    // to the next test on the same port, where a request still in flight from the test before
+    // (a client being dropped mid-retry) would count as this test's.
+    let server = MockServer::builder().start().await;
     // Anything no test expects answers 500 and fails loudly.
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
