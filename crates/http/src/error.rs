@@ -356,6 +356,16 @@ mod tests {
     }
 
     #[test]
+    fn kinds_display_as_their_stable_names() {
+        assert_eq!(ErrorKind::Timeout.to_string(), "timeout");
+        assert_eq!(ErrorKind::NotRegularFile.to_string(), "not_regular_file");
+        assert_eq!(
+            format!("{}", ErrorKind::SignedUrlRequired),
+            ErrorKind::SignedUrlRequired.as_str()
+        );
+    }
+
+    #[test]
     fn body_is_cut_to_a_kib() {
         let e = Error::new(ErrorKind::InvalidResponse, "x").with_response(502, None, &[b'a'; 5000]);
         assert_eq!(e.body_snippet().map(<[u8]>::len), Some(BODY_SNIPPET));
