@@ -139,7 +139,7 @@ impl Call {
 impl Client {
     /// A builder with the defaults: base URL `https://api.cloudflare.com/client/v4`, connect
     /// timeout 10 s, attempt timeout 30 s, operation timeout 2 min, [`RetryConfig::default`],
-    /// [`RateLimit::default`] (1200 requests per 5 minutes), user agent `cfstream/<version>`.
+    /// [`RateLimit::default`](crate::RateLimit::default) (1200 requests per 5 minutes), user agent `cfstream/<version>`.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
