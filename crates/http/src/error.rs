@@ -81,7 +81,7 @@ impl fmt::Display for ErrorKind {
 ///
 /// Neither `Display` nor `Debug` ever holds a credential.
 pub struct Error {
-    inner: Box<Inner>,
+    pub(crate) inner: Box<Inner>,
 }
 
 #[derive(Debug, Default)]
