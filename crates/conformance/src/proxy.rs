@@ -438,6 +438,8 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let path = parts.uri.path();
+    // A file URL through the proxy holds a signed token in its path: never logged.
+    let shown_path = cfstream_types::signed::redact_token_segments(path);
     let mut url = shared.upstream.clone();
     url.set_path(path);
     url.set_query(parts.uri.query());
@@ -459,7 +461,7 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let upstream = match sent {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(method = %parts.method, path, error = %e, "upstream call failed");
+            tracing::warn!(method = %parts.method, path = %shown_path, error = %e, "upstream call failed");
             return envelope(
                 StatusCode::BAD_GATEWAY,
                 1502,
@@ -473,7 +475,7 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let answer = match upstream.bytes().await {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!(method = %parts.method, path, error = %e, "upstream body failed");
+            tracing::warn!(method = %parts.method, path = %shown_path, error = %e, "upstream body failed");
             return envelope(StatusCode::BAD_GATEWAY, 1502, "the upstream answer was cut short");
         }
     };
