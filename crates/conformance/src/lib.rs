@@ -80,9 +80,11 @@
 //! Never fooled: API bodies are read up to 8 MiB (a larger one is a `body_schema` violation
 //! and is not read further); a wait stops at the first answer that makes waiting pointless;
 //! identical violations fold into one with a count, values are cut at 200 characters and a
-//! check keeps at most 100 distinct violations; 429s are waited out (each wait at most 60 s)
+//! check keeps at most 100 distinct violations; 429s are waited out (each wait at most 60 s;
+//! one 1 s backoff for a 429 without a usable `retry-after`, none once one did not help)
 //! within [`RunOptions::max_wait`], past which the scenarios still to run are SKIP "rate
-//! limited"; credentials a server echoes are redacted from every report and log line.
+//! limited"; a download body that sends nothing for [`RunOptions::stall_timeout`] ends there,
+//! a violation; credentials a server echoes are redacted from every report and log line.
 //!
 //! # Crate features
 //!

@@ -26,6 +26,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use cfstream_emulator::{Fault, FaultRoute, FaultRule};
 use cfstream_types::{Credentials, Operation, VideoId};
+use futures::StreamExt as _;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
@@ -400,7 +401,11 @@ impl Mini {
                 Response::new(Body::from_stream(futures::stream::iter(chunks)))
             }
             M::ContentLengthTooLong => {
-                let mut r = Response::new(Body::from(bytes));
+                // The bytes, then nothing more on a connection kept open (a body of known
+                // length would not do: hyper asserts, in debug builds, that it matches).
+                let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes)])
+                    .chain(futures::stream::pending());
+                let mut r = Response::new(Body::from_stream(body));
                 r.headers_mut()
                     .insert(header::CONTENT_LENGTH, HeaderValue::from(FILE_LEN as u64 + 500));
                 r

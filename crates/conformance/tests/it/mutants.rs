@@ -40,6 +40,9 @@ fn options() -> RunOptions {
     // NeverReady must hit the deadline; everything else is ready after two polls.
     o.deadline = Duration::from_millis(400);
     o.poll_interval = Duration::from_millis(10);
+    // ContentLengthTooLong's files stop short on a connection kept open: a second without a
+    // byte ends each read (the paused-time tests below show the default's verdict).
+    o.stall_timeout = Duration::from_secs(1);
     o
 }
 
@@ -183,4 +186,78 @@ async fn a_broken_answer_ends_the_wait_at_once_and_identical_violations_fold() {
         "{}",
         report.render_text()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_that_stops_short_of_its_length_is_judged_at_the_stall_not_the_timeout() {
+    let (target, mut o) = start(M::ContentLengthTooLong).await;
+    o.stall_timeout = RunOptions::local().stall_timeout;
+    let t0 = tokio::time::Instant::now();
+    let report = run(&target, &o).await.unwrap();
+    let took = t0.elapsed();
+    let text = report.render_text();
+    assert_eq!(report.failed_names(), ["download_url_serves"], "{text}");
+    let c = report.check("download_url_serves").unwrap();
+    let seen: Vec<_> = c
+        .violations
+        .iter()
+        .map(|v| (v.pointer.as_str(), v.rule.as_str(), v.value.as_str()))
+        .collect();
+    let rule = "the body must be as long as its Content-Length";
+    let value = "Content-Length 1500, 1000 bytes served, then no byte for 2 s";
+    assert_eq!(seen, [("url:audio", rule, value), ("url:default", rule, value)], "{text}");
+    // One 2 s stall per file, in virtual time; the file request's 10 s timeout never came.
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(5), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_without_retry_after_gets_one_short_backoff_then_the_check_decides() {
+    // Every request about an unknown video (five operations) answers a word-less 429.
+    let (target, o) = start(M::RateLimitNoRetryAfter).await;
+    let t0 = tokio::time::Instant::now();
+    let report = run(&target, &o).await.unwrap();
+    let took = t0.elapsed();
+    let text = report.render_text();
+    assert_eq!(report.failed_names(), ["retry_after_on_429"], "{text}");
+    // The 429s are 4XX failure envelopes: judged, not skipped.
+    assert_eq!(report.check("unknown_video_failure").unwrap().outcome, Outcome::Pass, "{text}");
+    // One backoff in the whole run (1 s), not one per request (5 s) nor three (15 s).
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(2), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_of_word_less_429s_only_is_rate_limited_after_one_backoff() {
+    let (target, _) = crate::hostile::serve(|_, _, _| {
+        let body = r#"{"success":false,"errors":[{"code":10429,"message":"rate limited"}],"messages":[],"result":null}"#;
+        let mut r = axum::response::Response::new(axum::body::Body::from(body));
+        *r.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        r
+    })
+    .await;
+    let mut o = options();
+    // A signed video too, so that every scenario has what it needs and only the 429s stop it.
+    o.signed_videos = vec![mutants::SIGNED_VID.parse().unwrap()];
+    let t0 = tokio::time::Instant::now();
+    let report = run(&target, &o).await.unwrap();
+    let took = t0.elapsed();
+    let text = report.render_text();
+    // The first request, its one retry after the backoff, and nothing more.
+    assert_eq!(report.requests, 2, "{text}");
+    assert_eq!(took, Duration::from_secs(1), "{text}");
+    for info in cfstream_conformance::catalogue() {
+        if info.kind == cfstream_conformance::CheckKind::Scenario {
+            let c = report.check(info.name).unwrap();
+            assert_eq!(
+                (c.outcome, c.reason.as_deref()),
+                (Outcome::Skip, Some("rate limited")),
+                "{}: {text}",
+                info.name
+            );
+        }
+    }
+    assert_eq!(report.check("retry_after_on_429").unwrap().outcome, Outcome::Fail, "{text}");
 }
