@@ -67,6 +67,11 @@ fn extension(t: &str) -> Option<&'static str> {
     }
 }
 
+/// `resp`'s `Content-Range`, when it is text.
+fn content_range(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get(http::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
 /// `url` with `?filename=name` (added to any query it has).
 fn with_filename(url: &str, name: &str) -> Option<String> {
     let mut u = url::Url::parse(url).ok()?;
@@ -262,11 +267,7 @@ impl Ctx<'_> {
             };
             rec.asserted = true;
             let status = resp.status().as_u16();
-            let content_range = resp
-                .headers()
-                .get(http::header::CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let content_range = content_range(&resp);
             let body = match read_file_capped(resp, BODY_CAP, self.options.stall_timeout).await {
                 Ok((b, None)) => b,
                 Ok((_, Some(over))) => {
@@ -422,11 +423,7 @@ impl Ctx<'_> {
         rec.asserted = true;
         let at = format!("url:{t}");
         let status = resp.status().as_u16();
-        let content_range = resp
-            .headers()
-            .get(http::header::CONTENT_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_range = content_range(&resp);
         // Never more than the cap, whatever the server sends for a 10-byte range.
         let body = match read_file_capped(resp, BODY_CAP, self.options.stall_timeout).await {
             Ok((b, None)) => b,
