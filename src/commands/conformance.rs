@@ -12,7 +12,7 @@ use cfstream_conformance::{
 use std::time::Duration;
 
 use cfstream_emulator::Emulator;
-use cfstream_types::{AccountId, Credentials, DEFAULT_BASE_URL, Url, VideoId};
+use cfstream_types::{AccountId, DEFAULT_BASE_URL, Url, VideoId};
 
 use crate::cli::{ConformanceArgs, ConformanceCommand, ConformanceRunArgs, Global, ProxyArgs};
 use crate::errors::ExitStatus;
@@ -68,10 +68,14 @@ async fn run_checks(global: &Global, args: ConformanceRunArgs) -> anyhow::Result
     let mut emulator = None;
     let target = match remote {
         Some(base_url) => {
-            let credentials = match Credentials::from_env() {
+            let credentials = match crate::env::credentials(crate::env::process) {
                 Ok(c) => Some(c.credentials),
                 Err(e) => {
-                    tracing::warn!("{e}: the checks that need credentials are skipped");
+                    let hint = e
+                        .chain()
+                        .find_map(|c| c.downcast_ref::<crate::errors::Hint>())
+                        .map_or_else(String::new, |h| format!(" (hint: {})", h.0));
+                    tracing::warn!("{e}: the checks that need credentials are skipped{hint}");
                     None
                 }
             };

@@ -99,3 +99,19 @@ fn the_proxy_validates_traffic_and_stops_on_ctrl_c() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert_eq!(rest, ["validated 1 answers: 0 violations"]);
 }
+
+#[test]
+fn a_remote_run_without_credentials_says_what_to_set() {
+    // Nothing listens on port 9: the run fails, but first it says why checks will be skipped.
+    let out = cfstream()
+        .args(["--base-url", "http://127.0.0.1:9/client/v4", "conformance"])
+        .args(["--checks", "create_then_list"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert!(
+        stderr.contains("the checks that need credentials are skipped (hint: create an API token"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("`export CLOUDFLARE_API_TOKEN=...`"), "{stderr}");
+}

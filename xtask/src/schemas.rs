@@ -320,6 +320,39 @@ mod tests {
         }
     }
 
+    /// The facts transcription restates "the usual envelope" rather than referring to the
+    /// Cloudflare copy (a derived file compiles alone): its messages and `success` must stay
+    /// those of the derived downloads schemas.
+    #[test]
+    fn the_signing_envelope_parts_are_the_derived_downloads_ones() {
+        let all = derive_schemas(&openapi_dir_for_tests(), Options::default()).unwrap();
+        let get = |name: &str| &all.iter().find(|(t, _)| t.name == name).unwrap().1;
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            for k in ["$schema", "$id", "$comment", "title", "description", "examples"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v
+        };
+        let messages = strip(get("messages"));
+        let downloads_success = strip(&get("deleted-response")["properties"]["success"]);
+        for name in [
+            "token-response",
+            "signing-key-response",
+            "signing-keys-response",
+            "signing-key-deleted-response",
+        ] {
+            let schema = get(name);
+            assert_eq!(strip(&schema["$defs"]["signing_messages"]), messages, "{name}");
+            assert_eq!(strip(&schema["$defs"]["signing_success"]), downloads_success, "{name}");
+            assert_eq!(
+                schema["required"],
+                serde_json::json!(["success", "errors", "messages", "result"]),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn derivation_is_deterministic_and_pretty() {
         let dir = default_dir();

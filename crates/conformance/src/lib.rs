@@ -70,7 +70,7 @@
 //! | after a delete (typed and legacy routes), list no longer shows the download | spec | `delete_then_list` | video, writes |
 //! | deleting `audio` leaves `default` as it was; `DELETE .../downloads` (no type) removes `default` only | spec | `delete_scoped` | video, writes |
 //! | deleting again still answers 200 success | spec | `delete_repeatable` | video, writes |
-//! | `POST .../token` with `{"downloadable": true}` answers 200, `application/json`, matching the token-response schema (`result.token` a string; hand-written from the facts, `crates/conformance/schemas-by-hand/`), and cfstream-types decodes it | docs | `signed_token_schema` | signed video |
+//! | `POST .../token` with `{"downloadable": true}` answers 200, `application/json`, matching the token-response schema (`result.token` a non-empty string; derived by `cargo xtask schemas` from the transcription of the facts, `schemas/openapi/stream-signing.facts.openapi.json`), and cfstream-types decodes it | docs | `signed_token_schema` | signed video |
 //! | a signed video's ready download url without a token is refused: 401 (what users see; 403 accepted) | docs | `signed_unsigned_refused` | signed video |
 //! | a token asked for without `downloadable` (body `{}`: the default is false) is refused on the file (401 or 403) | docs | `signed_not_downloadable_refused` | signed video |
 //! | a downloadable token whose `exp` passed an hour ago (asked of the token endpoint; SKIP if it will not issue one) is refused on the file (401 or 403) | docs | `signed_expired_refused` | signed video |

@@ -1,22 +1,36 @@
 //! The validating proxy: forwards real traffic to an upstream API and validates every answer
-//! of the five operations on the fly, logging each violation ([`proxy`], [`RunningProxy`]).
+//! of the five downloads operations and of the four signed-URL ones on the fly, logging each
+//! violation ([`proxy`], [`RunningProxy`]).
+//!
+//! A signed-URL answer ([`SigningOperation`]) is judged by the same envelope rules (status,
+//! content type, the failure envelope, `success` against the status, codes, `retry-after`) and,
+//! on success, by its own derived schema and typed model. Its violations carry no
+//! [`Violation::operation`] (which names one of the five); their `rule` starts with the
+//! operation's name (`create_token: ...`). The token, the private keys (`pem`, `jwk`) and a
+//! token request's `pem` are redacted before anything is judged or logged.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use cfstream_types::{Operation, Url};
+use cfstream_types::signed::{SigningKeyEnvelope, SigningKeysEnvelope, TokenEnvelope};
+use cfstream_types::{DeletedEnvelope, Operation, SigningOperation, Url};
 use http::{HeaderMap, HeaderName, StatusCode, header};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
 use crate::redact::Redactor;
-use crate::validate::{Validator, Violation};
+use crate::validate::{
+    SIGNING_KEY_DELETED_RESPONSE, SIGNING_KEY_RESPONSE, SIGNING_KEYS_RESPONSE, TOKEN_RESPONSE,
+    Validator, Violation, compile,
+};
 
 /// The largest request body the proxy forwards.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -46,7 +60,8 @@ impl ProxyOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProxySummary {
-    /// How many answers of the five operations it validated.
+    /// How many answers it validated (of the five downloads operations and the four signed-URL
+    /// ones).
     pub answers: usize,
     /// The violations found (the first 10 000; every one is logged).
     pub violations: Vec<Violation>,
@@ -62,7 +77,43 @@ struct Shared {
     upstream: Url,
     client: reqwest::Client,
     validator: Validator,
+    signing: &'static SigningSchemas,
     seen: Mutex<Seen>,
+}
+
+/// The derived schemas of the signed-URL operations' 200 bodies, compiled once per process.
+struct SigningSchemas {
+    token: jsonschema::Validator,
+    key: jsonschema::Validator,
+    keys: jsonschema::Validator,
+    deleted: jsonschema::Validator,
+}
+
+static SIGNING: LazyLock<Result<SigningSchemas, String>> = LazyLock::new(|| {
+    Ok(SigningSchemas {
+        token: compile("token-response.json", TOKEN_RESPONSE)?,
+        key: compile("signing-key-response.json", SIGNING_KEY_RESPONSE)?,
+        keys: compile("signing-keys-response.json", SIGNING_KEYS_RESPONSE)?,
+        deleted: compile("signing-key-deleted-response.json", SIGNING_KEY_DELETED_RESPONSE)?,
+    })
+});
+
+impl SigningSchemas {
+    /// The compiled schemas; fails only if the embedded ones do not compile (a build defect).
+    fn get() -> Result<&'static Self, Error> {
+        SIGNING.as_ref().map_err(|e| Error::new(ErrorKind::Schema, e.clone()))
+    }
+
+    fn of(&self, op: SigningOperation) -> &jsonschema::Validator {
+        match op {
+            SigningOperation::CreateToken => &self.token,
+            SigningOperation::CreateKey => &self.key,
+            SigningOperation::ListKeys => &self.keys,
+            // `SigningOperation` is non-exhaustive: a new one is judged as a delete (`"ok"`)
+            // only until it gets a schema of its own; today `DeleteKey` is the last.
+            _ => &self.deleted,
+        }
+    }
 }
 
 /// A proxy serving in the background.
@@ -90,6 +141,7 @@ impl RunningProxy {
             .build()
             .map_err(|e| Error::with_source(ErrorKind::Setup, "cannot build the http client", e))?;
         let validator = Validator::new()?;
+        let signing = SigningSchemas::get()?;
         let listener = tokio::net::TcpListener::bind(options.bind).await.map_err(|e| {
             Error::with_source(ErrorKind::Setup, format!("cannot listen on {}", options.bind), e)
         })?;
@@ -111,6 +163,7 @@ impl RunningProxy {
             upstream: options.upstream,
             client,
             validator,
+            signing,
             seen: Mutex::default(),
         });
         let app = axum::Router::new().fallback(forward).with_state(Arc::clone(&shared));
@@ -199,6 +252,158 @@ pub(crate) fn classify(method: &http::Method, path: &str) -> Option<Operation> {
     Operation::match_request(method.as_str(), path).map(|(op, _)| op)
 }
 
+/// Which signed-URL operation `method` on `path` (relative to the API base path) is, by the
+/// types' table of their path templates (a `{...}` segment matches any non-empty segment). A
+/// trailing slash is tolerated, as for the five.
+pub(crate) fn classify_signing(method: &http::Method, path: &str) -> Option<SigningOperation> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    SigningOperation::ALL.into_iter().find(|op| {
+        op.method().as_str() == method.as_str() && {
+            let (mut want, mut got) = (op.path_template().split('/'), path.split('/'));
+            loop {
+                match (want.next(), got.next()) {
+                    (None, None) => break true,
+                    (Some(w), Some(g))
+                        if if w.starts_with('{') { !g.is_empty() } else { w == g } => {}
+                    _ => break false,
+                }
+            }
+        }
+    })
+}
+
+/// What the proxy judges an answer as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    Downloads(Operation),
+    Signing(SigningOperation),
+}
+
+/// The secrets a signed-URL exchange may carry: the token and a key's `pem` and `jwk` in the
+/// answer's `result` (or in each listed key), and the `pem` of a token request. Nothing else
+/// of either body is looked at.
+fn signing_secrets(request: &[u8], answer: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut collect = |v: &Value| {
+        for field in ["token", "pem", "jwk"] {
+            if let Some(s) = v.get(field).and_then(Value::as_str) {
+                out.push(s.to_owned());
+            }
+        }
+    };
+    if let Ok(v) = serde_json::from_slice::<Value>(request) {
+        collect(&v);
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(answer) {
+        match v.get("result") {
+            Some(Value::Array(items)) => items.iter().for_each(&mut collect),
+            Some(r) => collect(r),
+            None => {}
+        }
+    }
+    out
+}
+
+/// `result[0].id` (a typed decoder's path) -> `/result/0/id`; `.` -> ``.
+fn decoder_path_to_pointer(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        return String::new();
+    }
+    path.replace('[', ".")
+        .replace(']', "")
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// Every rule an answer of the signed-URL operation `op` breaks (see the module docs). The
+/// envelope rules that do not depend on the operation are the downloads' own, applied through
+/// [`Validator::check_http`] as for any of the five, without its verdicts on a success body
+/// (the downloads' schema and model), which are replaced by `op`'s.
+fn check_signing(
+    validator: &Validator,
+    schemas: &SigningSchemas,
+    op: SigningOperation,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<Violation> {
+    let success = (200..=299).contains(&status);
+    let downloads_only = [Check::BodySchema.name(), Check::ClientModelDecodes.name()];
+    let mut out: Vec<Violation> = validator
+        .check_http(Operation::List, status, headers, body)
+        .into_iter()
+        .filter(|v| !(success && downloads_only.contains(&v.check.as_str())))
+        .collect();
+    if success {
+        out.extend(signing_success_body(schemas.of(op), op, body));
+    }
+    for v in &mut out {
+        v.operation = None;
+        v.rule = format!("{}: {}", op.name(), v.rule);
+    }
+    out
+}
+
+/// The 2XX body of `op` against its derived schema, then (if the schema accepts it) its typed
+/// model.
+fn signing_success_body(
+    schema: &jsonschema::Validator,
+    op: SigningOperation,
+    body: &[u8],
+) -> Vec<Violation> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![Violation::new(
+                None,
+                Check::BodySchema.name(),
+                "",
+                format!("body must be JSON ({e})"),
+                String::from_utf8_lossy(body),
+            )];
+        }
+    };
+    let out: Vec<Violation> = schema
+        .iter_errors(&value)
+        .map(|e| {
+            let keyword =
+                e.schema_path().as_str().rsplit('/').next().unwrap_or_default().to_owned();
+            Violation::new(
+                None,
+                Check::BodySchema.name(),
+                e.instance_path().as_str(),
+                format!("schema `{keyword}`: {e}"),
+                e.instance().to_string(),
+            )
+        })
+        .collect();
+    if !out.is_empty() {
+        return out;
+    }
+    let decoded = match op {
+        SigningOperation::CreateToken => cfstream_types::decode::<TokenEnvelope>(body).err(),
+        SigningOperation::CreateKey => cfstream_types::decode::<SigningKeyEnvelope>(body).err(),
+        SigningOperation::ListKeys => cfstream_types::decode::<SigningKeysEnvelope>(body).err(),
+        _ => cfstream_types::decode::<DeletedEnvelope>(body).err(),
+    };
+    decoded
+        .map(|e| {
+            let pointer = decoder_path_to_pointer(e.path());
+            let at = value.pointer(&pointer).unwrap_or(&value).to_string();
+            Violation::new(
+                None,
+                Check::ClientModelDecodes.name(),
+                pointer,
+                format!("cfstream-types must decode a body the schema accepts ({})", e.message()),
+                at,
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
 /// A redactor of the credentials `headers` carry (a bearer token, an email and a key).
 fn request_credentials(headers: &HeaderMap) -> Redactor {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -237,7 +442,16 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     url.set_path(path);
     url.set_query(parts.uri.query());
     let base = shared.upstream.path().trim_end_matches('/');
-    let op = path.strip_prefix(base).and_then(|rest| classify(&parts.method, rest));
+    let judged = path.strip_prefix(base).and_then(|rest| {
+        classify(&parts.method, rest)
+            .map(Judged::Downloads)
+            .or_else(|| classify_signing(&parts.method, rest).map(Judged::Signing))
+    });
+    // The request body goes upstream; a signing request's secrets are kept to redact.
+    let request_secrets = match judged {
+        Some(Judged::Signing(_)) => Some(body.clone()),
+        _ => None,
+    };
     let mut headers = HeaderMap::new();
     copy_headers(&parts.headers, &mut headers);
     let sent =
@@ -263,17 +477,39 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             return envelope(StatusCode::BAD_GATEWAY, 1502, "the upstream answer was cut short");
         }
     };
-    if let Some(op) = op {
+    if let Some(judged) = judged {
         // Judge (and log) a copy without the credentials the request carried, should the
-        // upstream echo them; the client still gets the answer as it is.
-        let redactor = request_credentials(&parts.headers);
+        // upstream echo them, nor the signed-URL secrets of the exchange; the client still
+        // gets the answer as it is.
+        let mut redactor = request_credentials(&parts.headers);
+        if let Some(request) = &request_secrets {
+            for secret in signing_secrets(request, &answer) {
+                redactor.add(&secret);
+            }
+        }
         let mut judged_headers = out_headers.clone();
         redactor.headers(&mut judged_headers);
-        let judged = redactor.body(answer.clone());
-        let violations = shared.validator.check_http(op, status.as_u16(), &judged_headers, &judged);
+        let judged_body = redactor.body(answer.clone());
+        let (name, violations) = match judged {
+            Judged::Downloads(op) => (
+                op.name(),
+                shared.validator.check_http(op, status.as_u16(), &judged_headers, &judged_body),
+            ),
+            Judged::Signing(op) => (
+                op.name(),
+                check_signing(
+                    &shared.validator,
+                    shared.signing,
+                    op,
+                    status.as_u16(),
+                    &judged_headers,
+                    &judged_body,
+                ),
+            ),
+        };
         for v in &violations {
             tracing::warn!(
-                operation = op.name(),
+                operation = name,
                 status = status.as_u16(),
                 check = %v.check,
                 pointer = %v.pointer,
@@ -315,5 +551,50 @@ mod tests {
         assert_eq!(classify(&http::Method::PUT, p), None);
         assert_eq!(classify(&http::Method::HEAD, p), None);
         assert_eq!(classify(&http::Method::GET, "/accounts/023e/stream/ea95"), None);
+    }
+
+    #[test]
+    fn classifies_the_four_signing_operations() {
+        use http::Method;
+        let s = |m: &Method, p: &str| classify_signing(m, p);
+        let token = "/accounts/023e/stream/ea95/token";
+        assert_eq!(s(&Method::POST, token), Some(SigningOperation::CreateToken));
+        assert_eq!(s(&Method::POST, &format!("{token}/")), Some(SigningOperation::CreateToken));
+        assert_eq!(s(&Method::GET, token), None);
+        let keys = "/accounts/023e/stream/keys";
+        assert_eq!(s(&Method::POST, keys), Some(SigningOperation::CreateKey));
+        assert_eq!(s(&Method::GET, keys), Some(SigningOperation::ListKeys));
+        assert_eq!(s(&Method::DELETE, keys), None);
+        assert_eq!(s(&Method::DELETE, &format!("{keys}/8f92")), Some(SigningOperation::DeleteKey));
+        assert_eq!(s(&Method::GET, &format!("{keys}/8f92")), None);
+        // Empty segments and extra or missing ones are no route.
+        assert_eq!(s(&Method::POST, "/accounts//stream/ea95/token"), None);
+        assert_eq!(s(&Method::POST, "/accounts/023e/stream//token"), None);
+        assert_eq!(s(&Method::DELETE, &format!("{keys}/")), None);
+        assert_eq!(s(&Method::POST, "/accounts/023e/stream/ea95/token/x"), None);
+        assert_eq!(s(&Method::POST, "/accounts/023e/stream/token"), None);
+        assert_eq!(s(&Method::GET, "/accounts/023e/stream/ea95/downloads"), None);
+        // The downloads routes are not signing ones, and the reverse.
+        assert_eq!(classify(&Method::POST, token), None);
+        assert_eq!(classify(&Method::GET, keys), None);
+    }
+
+    #[test]
+    fn decoder_paths_become_pointers() {
+        assert_eq!(decoder_path_to_pointer("result[0].id"), "/result/0/id");
+        assert_eq!(decoder_path_to_pointer("result.token"), "/result/token");
+        assert_eq!(decoder_path_to_pointer("."), "");
+    }
+
+    #[test]
+    fn the_secrets_of_a_signing_exchange_are_found_where_they_stand() {
+        let request = br#"{"id":"ab","pem":"UEVNLXJlcQ==","downloadable":true}"#;
+        let answer = br#"{"result":[{"id":"k","pem":"UEVNLTE=","jwk":"SldLLTE="},{"token":"t.o.k"}],"token":"outside"}"#;
+        assert_eq!(
+            signing_secrets(request, answer),
+            ["UEVNLXJlcQ==", "UEVNLTE=", "SldLLTE=", "t.o.k"]
+        );
+        assert_eq!(signing_secrets(b"", br#"{"result":{"token":"eyJ.a.b"}}"#), ["eyJ.a.b"]);
+        assert_eq!(signing_secrets(b"not json", b"<html>"), Vec::<String>::new());
     }
 }

@@ -30,10 +30,13 @@ macro_rules! schema_text {
 pub(crate) const DOWNLOADS_RESPONSE: &str = schema_text!("downloads-response.json");
 pub(crate) const DELETED_RESPONSE: &str = schema_text!("deleted-response.json");
 pub(crate) const FAILURE_RESPONSE: &str = schema_text!("failure-response.json");
-/// The token endpoint's 200 body, written by hand from the facts (the OpenAPI copies do not
-/// hold the operation, so it is not derived; see its `$comment`).
-pub(crate) const TOKEN_RESPONSE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas-by-hand/token-response.json"));
+/// The 200 bodies of the signed-URL operations, derived from the project's transcription of
+/// the facts (`schemas/openapi/stream-signing.facts.openapi.json`; see its `$comment`).
+pub(crate) const TOKEN_RESPONSE: &str = schema_text!("token-response.json");
+pub(crate) const SIGNING_KEY_RESPONSE: &str = schema_text!("signing-key-response.json");
+pub(crate) const SIGNING_KEYS_RESPONSE: &str = schema_text!("signing-keys-response.json");
+pub(crate) const SIGNING_KEY_DELETED_RESPONSE: &str =
+    schema_text!("signing-key-deleted-response.json");
 
 /// One broken rule: which operation, which check, where in the body, what rule, what value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -193,7 +196,7 @@ struct Compiled {
     token: jsonschema::Validator,
 }
 
-fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
+pub(crate) fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
     let schema: Value =
         serde_json::from_str(text).map_err(|e| format!("schema {name} is not JSON: {e}"))?;
     jsonschema::options()

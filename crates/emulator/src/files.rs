@@ -66,7 +66,8 @@ pub(crate) fn answer(shared: &Shared, req: &http::request::Parts) -> Response {
             video
         }
         Err(_) if crate::signing::looks_like_token(uid) => {
-            match crate::signing::verify(shared, uid, crate::signing::unix_now()) {
+            let client = req.extensions.get::<crate::conn::ClientAddr>().map(|c| c.0);
+            match crate::signing::verify(shared, uid, crate::signing::unix_now(), client) {
                 Ok(video) => video,
                 Err(refusal) => {
                     tracing::info!(reason = ?refusal, "signed URL token refused");

@@ -98,8 +98,12 @@
 //!   there), `sub` a video, `exp` after now, `nbf` (if any) not after now, `downloadable: true`;
 //!   anything else is 403 code 10403 saying which rule failed (never echoing the token). A
 //!   valid token serves exactly what the plain URL of an unsigned video serves (`Range`, `HEAD`,
-//!   `?filename=`), for signed and unsigned videos alike. `accessRules` are carried into tokens
-//!   but not enforced. In the request log and the tracing span the token is `[token]`.
+//!   `?filename=`), for signed and unsigned videos alike. `accessRules` are enforced first to
+//!   last (the first matching rule's `allow` or `block` decides, 403 when blocked; none matching
+//!   serves): `any`, and `ip.src` against the client's address; the client's country is never
+//!   known, so an `ip.geoip.country` rule never matches; rules the emulator cannot read (an
+//!   unknown type or action, a bad address, more than 5) are 403 at the file and 400 at the
+//!   token endpoint. In the request log and the tracing span the token is `[token]`.
 //! - The token endpoint takes no body or a JSON [`cfstream_types::TokenRequest`]: `downloadable`
 //!   defaults to `false`, `exp` to one hour from now, `nbf` to now; `exp` more than 24 hours
 //!   ahead, or `id` without `pem` (or the reverse), or a `pem` that is not base64 of an RSA PEM

@@ -4,8 +4,24 @@
 //!
 //! Tokens follow the conventions of the whole project: header `{"alg":"RS256","kid":KEY_ID}`,
 //! claims `sub` (the video), `kid`, `exp`, `nbf` (unix seconds), `downloadable`, and optional
-//! `accessRules` (carried, not enforced).
+//! `accessRules`.
+//!
+//! `accessRules` are enforced on the file route as Cloudflare documents them (Stream's "Video
+//! access control"; the facts file lists the rule shapes): evaluated first to last, the first
+//! rule that matches applies its `action` (`allow` serves, `block` answers 403) and no further
+//! rule is looked at; when none matches, the token holds. `any` matches every request; `ip.src`
+//! matches the client's address against its addresses and CIDR ranges (an IPv4 entry never
+//! matches an IPv6 client, and the reverse; an IPv4-mapped IPv6 client is read as IPv4).
+//! **What the emulator cannot know**: it has no GeoIP data and its clients are local, so a
+//! client's country is unknown and an `ip.geoip.country` rule never matches (a token that
+//! allows only some countries, then blocks `any`, is refused); a request that did not come
+//! through the emulator's own accept loop has no address, and no `ip.src` rule matches it.
+//! A token whose rules the emulator cannot read (an unknown `type` or `action`, `ip.src`
+//! without `ip` or with an entry that is neither an address nor a CIDR, `ip.geoip.country`
+//! without `country`, more than 5 rules) is refused with 403 rather than guessed at, and the
+//! token endpoint answers 400 to a request that carries such rules.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,12 +33,13 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cfstream_types::endpoint::PathParams;
-use cfstream_types::signed::{AccessRule, TokenRequestError};
+use cfstream_types::signed::{AccessAction, AccessRule, AccessRuleType, TokenRequestError};
 use cfstream_types::{
     AccountId, ErrorCode, SignedToken, SigningKey, SigningKeyId, SigningOperation, TokenRequest,
     TokenResult, VideoId,
 };
 use http::StatusCode;
+use ipnet::IpNet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +57,106 @@ pub(crate) const DEFAULT_TOKEN_SECS: i64 = 60 * 60;
 pub(crate) fn unix_now() -> i64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The most rules a token's `accessRules` may hold (Cloudflare's documented limit).
+pub(crate) const MAX_ACCESS_RULES: usize = 5;
+
+/// What an access rule matches, once read.
+#[derive(Debug, Clone, PartialEq)]
+enum Matcher {
+    /// Every request.
+    Any,
+    /// Clients whose address is in one of these networks (an address is a /32 or /128).
+    Ip(Vec<IpNet>),
+    /// Clients from one of these countries: never known to the emulator.
+    Country,
+}
+
+/// One access rule, read: what it matches and whether it allows.
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    matcher: Matcher,
+    allow: bool,
+}
+
+/// Reads `rules` (a token's or a token request's `accessRules`), or says which one cannot be
+/// read and why.
+fn read_rules(rules: &[AccessRule]) -> Result<Vec<Rule>, String> {
+    if rules.len() > MAX_ACCESS_RULES {
+        return Err(format!(
+            "accessRules: {} rules, at most {MAX_ACCESS_RULES} are allowed",
+            rules.len()
+        ));
+    }
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let allow = match &rule.action {
+                AccessAction::Allow => true,
+                AccessAction::Block => false,
+                other => {
+                    return Err(format!(
+                        "accessRules[{i}]: unknown action '{other}' (allow or block)"
+                    ));
+                }
+            };
+            let matcher = match &rule.rule_type {
+                AccessRuleType::Any => Matcher::Any,
+                AccessRuleType::IpSrc => {
+                    let Some(list) = &rule.ip else {
+                        return Err(format!("accessRules[{i}]: ip.src without ip"));
+                    };
+                    let nets = list
+                        .iter()
+                        .map(|entry| {
+                            entry
+                                .parse::<IpNet>()
+                                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                                .map_err(|_| {
+                                    let shown: String = entry.chars().take(64).collect();
+                                    format!(
+                                        "accessRules[{i}]: ip '{shown}' is neither an address nor a CIDR"
+                                    )
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Matcher::Ip(nets)
+                }
+                AccessRuleType::IpGeoipCountry => {
+                    if rule.country.is_none() {
+                        return Err(format!("accessRules[{i}]: ip.geoip.country without country"));
+                    }
+                    Matcher::Country
+                }
+                other => {
+                    let shown: String = other.as_str().chars().take(64).collect();
+                    return Err(format!(
+                        "accessRules[{i}]: unknown type '{shown}' (any, ip.src or ip.geoip.country)"
+                    ));
+                }
+            };
+            Ok(Rule { matcher, allow })
+        })
+        .collect()
+}
+
+/// Whether `rules` let a client at `client` (unknown: `None`) through: first to last, the first
+/// rule that matches decides; none matching lets it through.
+fn rules_allow(rules: &[Rule], client: Option<IpAddr>) -> bool {
+    let client = client.map(|ip| ip.to_canonical());
+    for rule in rules {
+        let matched = match &rule.matcher {
+            Matcher::Any => true,
+            Matcher::Ip(nets) => client.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+            Matcher::Country => false,
+        };
+        if matched {
+            return rule.allow;
+        }
+    }
+    true
 }
 
 /// The raw segments of a signing route: the account, and the video or key.
@@ -301,6 +418,11 @@ async fn create_token(shared: &Shared, video: &VideoId, body: Body) -> Response 
         };
         return bad_request(e.to_string(), pointer);
     }
+    if let Some(rules) = &request.access_rules
+        && let Err(why) = read_rules(rules)
+    {
+        return bad_request(format!("invalid token request: {why}"), "accessRules");
+    }
     let exp = request.exp.unwrap_or(now.saturating_add(DEFAULT_TOKEN_SECS));
     let mut claims = Claims {
         sub: Some(video.to_string()),
@@ -357,6 +479,8 @@ pub(crate) enum Refusal {
     Expired,
     NotYetValid,
     NotDownloadable,
+    UnreadableRules,
+    Blocked,
 }
 
 impl Refusal {
@@ -371,6 +495,10 @@ impl Refusal {
             Refusal::NotDownloadable => {
                 "invalid signed URL token: downloads need a token with downloadable: true"
             }
+            Refusal::UnreadableRules => {
+                "invalid signed URL token: its accessRules cannot be read (types any, ip.src, ip.geoip.country; actions allow, block; at most 5 rules)"
+            }
+            Refusal::Blocked => "signed URL token refused: its accessRules block this client",
         }
     }
 }
@@ -378,8 +506,14 @@ impl Refusal {
 /// Checks `token` (from a file URL) at unix time `now`: an RS256 signature by the emulator's
 /// own key or by a signing key of the video's account that is not deleted, `kid` in the header
 /// (and the same in the claims, if there), `sub` a video, `exp` after now, `nbf` (if any) not
-/// after now, `downloadable: true`. Returns the video.
-pub(crate) fn verify(shared: &Shared, token: &str, now: i64) -> Result<VideoId, Refusal> {
+/// after now, `downloadable: true`, and `accessRules` (if any) letting `client` through (see
+/// the module docs). Returns the video.
+pub(crate) fn verify(
+    shared: &Shared,
+    token: &str,
+    now: i64,
+    client: Option<IpAddr>,
+) -> Result<VideoId, Refusal> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
     if header.alg != Algorithm::RS256 {
         return Err(Refusal::Malformed);
@@ -428,12 +562,92 @@ pub(crate) fn verify(shared: &Shared, token: &str, now: i64) -> Result<VideoId, 
     if claims.downloadable != Some(true) {
         return Err(Refusal::NotDownloadable);
     }
+    if let Some(rules) = &claims.access_rules {
+        let rules = read_rules(rules).map_err(|_| Refusal::UnreadableRules)?;
+        if !rules_allow(&rules, client) {
+            return Err(Refusal::Blocked);
+        }
+    }
     Ok(video)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules(json: serde_json::Value) -> Vec<AccessRule> {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn verdict(json: serde_json::Value, client: Option<&str>) -> Result<bool, String> {
+        let read = read_rules(&rules(json))?;
+        Ok(rules_allow(&read, client.map(|c| c.parse().unwrap())))
+    }
+
+    #[test]
+    fn access_rules_apply_first_to_last_and_no_match_allows() {
+        use serde_json::json;
+        let v4 = Some("127.0.0.1");
+        assert_eq!(verdict(json!([]), v4), Ok(true));
+        assert_eq!(verdict(json!([{"type": "any", "action": "block"}]), v4), Ok(false));
+        let first_wins =
+            json!([{"type": "any", "action": "allow"}, {"type": "any", "action": "block"}]);
+        assert_eq!(verdict(first_wins, v4), Ok(true));
+        let allow_then_block = |ip: serde_json::Value| json!([{"type": "ip.src", "action": "allow", "ip": ip}, {"type": "any", "action": "block"}]);
+        assert_eq!(verdict(allow_then_block(json!(["127.0.0.0/8"])), v4), Ok(true));
+        assert_eq!(verdict(allow_then_block(json!(["127.0.0.1"])), v4), Ok(true));
+        assert_eq!(verdict(allow_then_block(json!(["127.0.0.2", "10.0.0.0/8"])), v4), Ok(false));
+        // An IPv6 entry never matches an IPv4 client, nor the reverse; a mapped one is IPv4.
+        assert_eq!(verdict(allow_then_block(json!(["::1/128"])), v4), Ok(false));
+        assert_eq!(verdict(allow_then_block(json!(["::1"])), Some("::1")), Ok(true));
+        assert_eq!(verdict(allow_then_block(json!(["127.0.0.1"])), Some("::1")), Ok(false));
+        assert_eq!(
+            verdict(allow_then_block(json!(["127.0.0.1"])), Some("::ffff:127.0.0.1")),
+            Ok(true)
+        );
+        // No address known: no ip.src rule matches.
+        assert_eq!(verdict(allow_then_block(json!(["0.0.0.0/0"])), None), Ok(false));
+        // A country is never known: the rule never matches, either way.
+        let allow_us = json!([
+            {"type": "ip.geoip.country", "action": "allow", "country": ["US"]},
+            {"type": "any", "action": "block"}
+        ]);
+        assert_eq!(verdict(allow_us, v4), Ok(false));
+        let block_us = json!([{"type": "ip.geoip.country", "action": "block", "country": ["US"]}]);
+        assert_eq!(verdict(block_us, v4), Ok(true));
+    }
+
+    #[test]
+    fn unreadable_access_rules_say_which_and_why() {
+        use serde_json::json;
+        let why = |j: serde_json::Value| verdict(j, Some("127.0.0.1")).unwrap_err();
+        assert_eq!(
+            why(json!([{"type": "any", "action": "allow"}, {"type": "ip.asn", "action": "block"}])),
+            "accessRules[1]: unknown type 'ip.asn' (any, ip.src or ip.geoip.country)"
+        );
+        assert_eq!(
+            why(json!([{"type": "any", "action": "log"}])),
+            "accessRules[0]: unknown action 'log' (allow or block)"
+        );
+        assert_eq!(
+            why(json!([{"type": "ip.src", "action": "allow"}])),
+            "accessRules[0]: ip.src without ip"
+        );
+        assert_eq!(
+            why(json!([{"type": "ip.src", "action": "allow", "ip": ["10.0.0.0/8", "10.0.0.300"]}])),
+            "accessRules[0]: ip '10.0.0.300' is neither an address nor a CIDR"
+        );
+        assert_eq!(
+            why(json!([{"type": "ip.geoip.country", "action": "block"}])),
+            "accessRules[0]: ip.geoip.country without country"
+        );
+        let six: Vec<serde_json::Value> =
+            (0..6).map(|_| json!({"type": "any", "action": "allow"})).collect();
+        assert_eq!(why(json!(six)), "accessRules: 6 rules, at most 5 are allowed");
+        let five: Vec<serde_json::Value> =
+            (0..5).map(|_| json!({"type": "any", "action": "allow"})).collect();
+        assert_eq!(verdict(json!(five), None), Ok(true));
+    }
 
     #[test]
     fn templates_match_by_segment() {

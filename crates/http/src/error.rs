@@ -81,7 +81,7 @@ impl fmt::Display for ErrorKind {
 ///
 /// Neither `Display` nor `Debug` ever holds a credential.
 pub struct Error {
-    inner: Box<Inner>,
+    pub(crate) inner: Box<Inner>,
 }
 
 #[derive(Debug, Default)]
@@ -353,6 +353,16 @@ mod tests {
         );
         assert!(Error::new(ErrorKind::Timeout, "slow").is_retryable());
         assert!(!Error::build("bad").is_retryable());
+    }
+
+    #[test]
+    fn kinds_display_as_their_stable_names() {
+        assert_eq!(ErrorKind::Timeout.to_string(), "timeout");
+        assert_eq!(ErrorKind::NotRegularFile.to_string(), "not_regular_file");
+        assert_eq!(
+            format!("{}", ErrorKind::SignedUrlRequired),
+            ErrorKind::SignedUrlRequired.as_str()
+        );
     }
 
     #[test]

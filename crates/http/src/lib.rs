@@ -74,6 +74,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod builder;
 mod client;
 mod downloads;
 mod error;
@@ -83,7 +84,8 @@ mod reporter;
 mod signing;
 mod wait;
 
-pub use client::{Client, ClientBuilder, ENV_VARS, RawResponse};
+pub use builder::ClientBuilder;
+pub use client::{Client, ENV_VARS, RawResponse};
 pub use downloads::DownloadsApi;
 pub use error::{Error, ErrorKind};
 pub use fetch::{FetchOptions, FetchOutcome};

@@ -54,6 +54,9 @@ enum Expiry {
 }
 
 /// What a token allows: by default a `downloadable` token that expires in one hour.
+///
+/// Its `Debug` never shows a signing key's private key ([`TokenOptions::signing_key`]): the
+/// key is a [`Secret`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenOptions {
     downloadable: bool,
@@ -61,6 +64,7 @@ pub struct TokenOptions {
     nbf: Option<i64>,
     access_rules: Option<Vec<AccessRule>>,
     original: Option<bool>,
+    signing_key: Option<(SigningKeyId, Secret)>,
 }
 
 impl Default for TokenOptions {
@@ -72,6 +76,7 @@ impl Default for TokenOptions {
             nbf: None,
             access_rules: None,
             original: None,
+            signing_key: None,
         }
     }
 }
@@ -121,6 +126,16 @@ impl TokenOptions {
         self
     }
 
+    /// The token endpoint signs the token with the signing key `id`, whose private key is `pem`
+    /// (base64 of its PEM, as the create answer's `pem` holds it): the request's `id` and
+    /// `pem`, which always go together (token endpoint only: [`LocalSigningKey::sign`] signs
+    /// with its own key). The `pem` is sent in the request body and shown nowhere else.
+    #[must_use]
+    pub fn signing_key(mut self, id: SigningKeyId, pem: Secret) -> Self {
+        self.signing_key = Some((id, pem));
+        self
+    }
+
     /// The `exp` of a token issued at `now`: explicit, or `None` for the server's default.
     fn exp(&self, now: i64) -> Option<i64> {
         match self.expiry {
@@ -149,6 +164,9 @@ impl TokenOptions {
             f.original = Some(o);
             f
         });
+        if let Some((id, pem)) = &self.signing_key {
+            r = r.signed_with(id.clone(), pem.clone());
+        }
         r
     }
 }
@@ -328,6 +346,77 @@ fn url_under(endpoint: &SigningEndpoint, base: &Url) -> Url {
     url
 }
 
+/// The secrets a signed-URL answer may hold, wherever its envelope is broken: the `token`, `pem`
+/// and `jwk` strings of its `result` (or of each listed key).
+fn secrets_in(body: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    let items = match value.get("result") {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    items
+        .into_iter()
+        .flat_map(|item| {
+            ["token", "pem", "jwk"]
+                .into_iter()
+                .filter_map(|field| item.get(field).and_then(serde_json::Value::as_str))
+        })
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a secret is replaced with in an error.
+const REDACTED: &str = "[redacted]";
+/// The shortest start of a secret replaced where the body snippet cut it.
+const CUT_MIN: usize = 8;
+
+/// `text` with every one of `secrets` replaced, and a secret's start (at least [`CUT_MIN`]
+/// characters) at the very end, where a snippet may have cut it.
+fn redact_text(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        out = out.replace(s.as_str(), REDACTED);
+    }
+    for s in secrets {
+        let cut = (CUT_MIN.min(s.len())..s.len())
+            .rev()
+            .filter(|&at| s.is_char_boundary(at))
+            .find(|&at| out.ends_with(&s[..at]));
+        if let Some(at) = cut {
+            out.truncate(out.len() - at);
+            out.push_str(REDACTED);
+            break;
+        }
+    }
+    out
+}
+
+/// `e` without `secrets` in its message, body snippet or the envelope's messages: an error
+/// about a signed-URL answer is shown, logged and kept, and a token or private key must not be
+/// (the caller's own credentials never reach an error in the first place).
+fn without_secrets(mut e: Error, secrets: &[String]) -> Error {
+    if secrets.is_empty() {
+        return e;
+    }
+    let inner = &mut e.inner;
+    inner.message = redact_text(&inner.message, secrets);
+    if let Some(body) = &inner.body {
+        let text = String::from_utf8_lossy(body);
+        let redacted = redact_text(&text, secrets);
+        if redacted != text {
+            inner.body = Some(Bytes::from(redacted));
+        }
+    }
+    if let Some(api) = &mut inner.api {
+        for m in api.errors.iter_mut().chain(api.messages.iter_mut()) {
+            m.message = redact_text(&m.message, secrets);
+        }
+    }
+    e
+}
+
 /// A success whose envelope must carry a `result`.
 fn required_result<T>(
     raw: &RawResponse,
@@ -369,12 +458,15 @@ impl DownloadsApi<'_> {
             .map_err(|e| Error::build("cannot encode the token request").with_source(e))?;
         let call =
             self.call(&SigningEndpoint::create_token(self.account, video), Some(body.into()));
+        let request_pem: Vec<String> = request.pem.iter().map(|p| p.expose().to_owned()).collect();
         let result: TokenResult = self
             .client
             .execute_call(&call, self.deadline, |raw| {
                 required_result(raw, decode::<Envelope<Option<TokenResult>>>(&raw.body))
+                    .map_err(|e| without_secrets(e, &secrets_in(&raw.body)))
             })
-            .await?;
+            .await
+            .map_err(|e| without_secrets(e, &request_pem))?;
         Ok(result.token)
     }
 
@@ -385,6 +477,7 @@ impl DownloadsApi<'_> {
         self.client
             .execute_call(&call, self.deadline, |raw| {
                 required_result(raw, decode::<Envelope<Option<SigningKey>>>(&raw.body))
+                    .map_err(|e| without_secrets(e, &secrets_in(&raw.body)))
             })
             .await
     }
@@ -395,6 +488,7 @@ impl DownloadsApi<'_> {
         self.client
             .execute_call(&call, self.deadline, |raw| {
                 finish(raw, decode::<SigningKeysEnvelope>(&raw.body))
+                    .map_err(|e| without_secrets(e, &secrets_in(&raw.body)))
             })
             .await
     }
@@ -564,6 +658,22 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_found_in_results_and_redacted_whole_or_cut() {
+        let body = br#"{"result":[{"id":"k","pem":"UEVNLTEtc2VjcmV0","jwk":""},{"token":"t.o.k.e.n.1"}],"token":"not-in-result"}"#;
+        let secrets = secrets_in(body);
+        assert_eq!(secrets, ["UEVNLTEtc2VjcmV0", "t.o.k.e.n.1"]);
+        assert_eq!(secrets_in(b"{\"result\":{\"token\":7}}"), Vec::<String>::new());
+        assert_eq!(secrets_in(b"<html>"), Vec::<String>::new());
+        assert_eq!(
+            redact_text("a UEVNLTEtc2VjcmV0 b t.o.k.e.n.1", &secrets),
+            "a [redacted] b [redacted]"
+        );
+        // A snippet that ends inside a secret: its start is replaced, down to 8 characters.
+        assert_eq!(redact_text(r#"{"pem":"UEVNLTEtc2Vj"#, &secrets), r#"{"pem":"[redacted]"#);
+        assert_eq!(redact_text(r#"{"pem":"UEVNLTE"#, &secrets), r#"{"pem":"UEVNLTE"#);
+    }
+
+    #[test]
     fn options_make_the_documented_request() {
         let now = 1_700_000_000;
         let r = TokenOptions::default().request(now);
@@ -580,6 +690,12 @@ mod tests {
         );
         assert_eq!(TokenOptions::default().exp_or_default(now), now + 3600);
         assert_eq!(TokenOptions::default().expires_at(7).exp_or_default(now), 7);
+        let key: SigningKeyId = "ab".parse().unwrap();
+        let r = TokenOptions::default().signing_key(key, Secret::new("cGVt")).request(now);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"downloadable":true,"id":"ab","pem":"cGVt"}"#
+        );
     }
 
     #[test]

@@ -506,8 +506,9 @@ impl SigningOperation {
         SigningOperation::DeleteKey,
     ];
 
-    /// Cloudflare's `operationId`.
-    pub fn operation_id(self) -> &'static str {
+    /// Cloudflare's `operationId` (a `const fn`, so that tables such as xtask's schema
+    /// targets can name it in a constant).
+    pub const fn operation_id(self) -> &'static str {
         match self {
             SigningOperation::CreateToken => "stream-videos-create-signed-url-tokens-for-videos",
             SigningOperation::CreateKey => "stream-signing-keys-create-signing-keys",

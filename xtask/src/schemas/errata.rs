@@ -316,6 +316,15 @@ pub(crate) fn render() -> anyhow::Result<String> {
          replaces (a newer spec that changed there stops the derivation) and has witness bodies whose verdict it \
          flips, tested in `xtask/src/schemas/errata.rs`.\n"
     )?;
+    writeln!(
+        md,
+        "One source there is not a Cloudflare copy: `stream-signing.facts.openapi.json` is the project's \
+         transcription of `shared/spec/signed-urls.md` (the facts about signed URLs, field by field), from which \
+         `token-response`, `signing-key-response`, `signing-keys-response` and `signing-key-deleted-response` are \
+         derived, because the copies hold neither the token nor the signing-key operations. Each of its shapes \
+         cites its section of the facts (`x-facts`, dropped by the conversion); it needs no errata, since it is \
+         ours to correct (see `schemas/openapi/PROVENANCE.md`).\n"
+    )?;
     writeln!(md, "## Conversion rules\n")?;
     for rule in RULES {
         writeln!(md, "- {rule}")?;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, bail, ensure};
-use cfstream_types::Operation;
+use cfstream_types::{Operation, SigningOperation};
 use serde_json::{Map, Value};
 
 use super::convert::{self, Nullable, convert};
@@ -16,17 +16,22 @@ pub(crate) enum Spec {
     Current,
     /// The founding document's shape (2024-01-04).
     Legacy,
+    /// Not a Cloudflare copy: the project's transcription of the signed-URL facts
+    /// (`shared/spec/signed-urls.md`), for the token and signing-key answers that the copies
+    /// lack.
+    SigningFacts,
 }
 
 impl Spec {
-    /// Both copies.
-    pub(crate) const ALL: [Spec; 2] = [Spec::Current, Spec::Legacy];
+    /// Every source document.
+    pub(crate) const ALL: [Spec; 3] = [Spec::Current, Spec::Legacy, Spec::SigningFacts];
 
     /// The file name under `schemas/openapi/`.
     pub(crate) fn file_name(self) -> &'static str {
         match self {
             Spec::Current => "stream-downloads.openapi.json",
             Spec::Legacy => "stream-downloads.2024-01-04.openapi.json",
+            Spec::SigningFacts => "stream-signing.facts.openapi.json",
         }
     }
 }
@@ -63,6 +68,11 @@ const CREATE: &str = Operation::Create.operation_id();
 const DELETE: &str = Operation::Delete.operation_id();
 const CREATE_TYPE: &str = Operation::CreateType.operation_id();
 const DELETE_TYPE: &str = Operation::DeleteType.operation_id();
+// The signed-URL ones from the types' table of the four signing operations.
+const CREATE_TOKEN: &str = SigningOperation::CreateToken.operation_id();
+const CREATE_KEY: &str = SigningOperation::CreateKey.operation_id();
+const LIST_KEYS: &str = SigningOperation::ListKeys.operation_id();
+const DELETE_KEY: &str = SigningOperation::DeleteKey.operation_id();
 
 /// Every derived file, in output order.
 pub(crate) const TARGETS: &[Target] = &[
@@ -122,6 +132,30 @@ pub(crate) const TARGETS: &[Target] = &[
         title: "Success body (200) of delete, older shape (result: a string)",
         spec: Spec::Legacy,
         root: Root::Response { status: "200", operations: &[DELETE] },
+    },
+    Target {
+        name: "token-response",
+        title: "Success body (200) of create_token",
+        spec: Spec::SigningFacts,
+        root: Root::Response { status: "200", operations: &[CREATE_TOKEN] },
+    },
+    Target {
+        name: "signing-key-response",
+        title: "Success body (200) of create_key (the key with its private parts)",
+        spec: Spec::SigningFacts,
+        root: Root::Response { status: "200", operations: &[CREATE_KEY] },
+    },
+    Target {
+        name: "signing-keys-response",
+        title: "Success body (200) of list_keys (ids and creation times)",
+        spec: Spec::SigningFacts,
+        root: Root::Response { status: "200", operations: &[LIST_KEYS] },
+    },
+    Target {
+        name: "signing-key-deleted-response",
+        title: "Success body (200) of delete_key",
+        spec: Spec::SigningFacts,
+        root: Root::Response { status: "200", operations: &[DELETE_KEY] },
     },
 ];
 

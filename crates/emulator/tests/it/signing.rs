@@ -530,3 +530,138 @@ async fn a_key_of_another_account_does_not_sign_for_this_one() {
     let got = send(c.get(file_url(&emu, &t))).await;
     assert!(assert_failure(&got, 403, 10403).contains("its kid names no signing key"));
 }
+
+/// `accessRules` are enforced on the file route: first to last, the first rule that matches
+/// decides, none matching serves. The client is the test itself, on loopback; a country is
+/// never known to the emulator.
+#[tokio::test]
+async fn access_rules_block_or_allow_the_file() {
+    let emu = with_ready_signed_download().await;
+    let c = client();
+    let key = create_key(&emu).await;
+    let with_rules = |rules: Value| {
+        let mut cl = claims(DEMO_SIGNED_VIDEO, &key.id);
+        cl["accessRules"] = rules;
+        token(&key.signer, &key.id, &cl)
+    };
+    const BLOCKED: &str = "signed URL token refused: its accessRules block this client";
+    const UNREADABLE: &str = "invalid signed URL token: its accessRules cannot be read (types any, ip.src, ip.geoip.country; actions allow, block; at most 5 rules)";
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        ("no rules", json!([]), None),
+        (
+            "block loopback",
+            json!([{"type": "ip.src", "action": "block", "ip": ["127.0.0.0/8"]}]),
+            Some(BLOCKED),
+        ),
+        (
+            "block another network only",
+            json!([{"type": "ip.src", "action": "block", "ip": ["10.0.0.0/8"]}]),
+            None,
+        ),
+        (
+            "allow this address, then block any",
+            json!([{"type": "ip.src", "action": "allow", "ip": ["127.0.0.1"]}, {"type": "any", "action": "block"}]),
+            None,
+        ),
+        (
+            "allow other addresses (IPv6 too), then block any",
+            json!([{"type": "ip.src", "action": "allow", "ip": ["93.184.216.0/24", "::1/128"]}, {"type": "any", "action": "block"}]),
+            Some(BLOCKED),
+        ),
+        (
+            "any block first",
+            json!([{"type": "any", "action": "block"}, {"type": "any", "action": "allow"}]),
+            Some(BLOCKED),
+        ),
+        (
+            "any allow first",
+            json!([{"type": "any", "action": "allow"}, {"type": "any", "action": "block"}]),
+            None,
+        ),
+        (
+            "allow a country, then block any: the country is unknown",
+            json!([{"type": "ip.geoip.country", "action": "allow", "country": ["US", "MX"]}, {"type": "any", "action": "block"}]),
+            Some(BLOCKED),
+        ),
+        (
+            "block a country: never matches",
+            json!([{"type": "ip.geoip.country", "action": "block", "country": ["US"]}]),
+            None,
+        ),
+        (
+            "an unknown type",
+            json!([{"type": "ip.asn", "action": "block", "asn": 13335}]),
+            Some(UNREADABLE),
+        ),
+        ("an unknown action", json!([{"type": "any", "action": "log"}]), Some(UNREADABLE)),
+        (
+            "an ip that is not one",
+            json!([{"type": "ip.src", "action": "allow", "ip": ["localhost"]}]),
+            Some(UNREADABLE),
+        ),
+        ("six rules", json!(vec![json!({"type": "any", "action": "allow"}); 6]), Some(UNREADABLE)),
+    ];
+    let video: VideoId = DEMO_SIGNED_VIDEO.parse().unwrap();
+    let mut wrong = Vec::new();
+    for (name, rules, refused) in cases {
+        let t = with_rules(rules);
+        let res = c.get(file_url(&emu, &t)).send().await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.unwrap();
+        let ok = match refused {
+            None => {
+                status == 200
+                    && bytes[..]
+                        == expected_file_bytes(&video, &DownloadType::Default, 0, 10_000)[..]
+            }
+            Some(message) => {
+                let body: Value = serde_json::from_slice(&bytes).unwrap();
+                status == 403
+                    && body["errors"][0]["code"] == 10403
+                    && body["errors"][0]["message"] == message
+            }
+        };
+        if !ok {
+            wrong.push(format!(
+                "{name}: {status} {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The token endpoint carries the rules into the token (which the file route then enforces)
+/// and refuses rules it could not enforce.
+#[tokio::test]
+async fn the_token_endpoint_carries_access_rules_and_refuses_unreadable_ones() {
+    let emu = with_ready_signed_download().await;
+    let c = client();
+    let ask = |rules: Value| {
+        c.post(token_url(&emu, DEMO_SIGNED_VIDEO))
+            .json(&json!({"downloadable": true, "accessRules": rules}))
+    };
+    let blocking = json!([{"type": "any", "action": "block"}]);
+    let (s, _, body) = authed(ask(blocking.clone())).await;
+    assert_eq!(s, 200, "{body}");
+    let t = body["result"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(decode_parts(&t).1["accessRules"], blocking);
+    let got = send(c.get(file_url(&emu, &t))).await;
+    assert_eq!(
+        assert_failure(&got, 403, 10403),
+        "signed URL token refused: its accessRules block this client"
+    );
+    let (s, _, body) =
+        authed(ask(json!([{"type": "ip.src", "action": "allow", "ip": ["127.0.0.1/32"]}]))).await;
+    assert_eq!(s, 200, "{body}");
+    let t = body["result"]["token"].as_str().unwrap();
+    assert_eq!(c.get(file_url(&emu, t)).send().await.unwrap().status(), 200);
+
+    let got =
+        authed(ask(json!([{"type": "ip.src", "action": "allow", "ip": ["300.1.2.3"]}]))).await;
+    assert_eq!(
+        assert_failure(&got, 400, 10400),
+        "invalid token request: accessRules[0]: ip '300.1.2.3' is neither an address nor a CIDR"
+    );
+    assert_eq!(got.2["errors"][0]["source"]["pointer"], "accessRules", "{}", got.2);
+}

@@ -751,3 +751,33 @@ async fn a_new_version_without_a_validator_drops_the_old_one() {
     assert!(part == new[..3_000]);
     assert!(!dir.path().join("clip.mp4.part.meta").exists());
 }
+
+/// `x-ratelimit-reset` says when the file host's window resets: it is a reason to wait only on a
+/// 429 (Cloudflare sends it on every answer), so a 404 carrying it gives no `retry_after`.
+#[tokio::test]
+async fn the_file_hosts_ratelimit_reset_is_a_delay_only_on_a_429() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    for (status, expected) in [(429, Some(std::time::Duration::from_secs(9))), (404, None)] {
+        let server = MockServer::builder().start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(status).insert_header("x-ratelimit-reset", "9"))
+            .mount(&server)
+            .await;
+        let url: url::Url =
+            format!("{}/{}/downloads/default.mp4", server.uri(), video()).parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let c = builder("http://127.0.0.1:9/client/v4")
+            .credentials(Credentials::token(TOKEN))
+            .retry(RetryConfig::disabled())
+            .build()
+            .unwrap();
+        let e = c
+            .downloads(&account())
+            .fetch(&ready(url), dir.path(), FetchOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(status));
+        assert_eq!(e.retry_after(), expected, "http {status}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
+    }
+}

@@ -83,6 +83,8 @@ async fn failure_envelopes_are_api_errors_and_not_retried() {
             assert_eq!(e.kind(), ErrorKind::Api, "{op}: {e}");
             assert_eq!(e.status(), Some(status));
             assert!(e.has_code(code), "{op}: {e}");
+            assert!(!e.has_code(ErrorCode::RateLimited), "{op}: only the codes sent");
+            assert!(!e.is_rate_limited(), "{op}: a {status} is no rate limit");
             assert_eq!(e.api_failure().unwrap().errors.len(), 1);
             assert!(!e.is_retryable());
             assert_eq!(e.operation(), Some(op));
@@ -170,6 +172,13 @@ async fn malformed_json_names_the_path_and_is_not_retried() {
                 Err(e) => {
                     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{op}: {e}");
                     assert!(e.json_path().unwrap().starts_with(at), "{op}: {:?}", e.json_path());
+                    // JSON that breaks the envelope is told apart from a body that is no JSON.
+                    assert!(
+                        e.to_string().contains(
+                            "http 200 (application/json): body does not match the envelope"
+                        ),
+                        "{op}: {e}"
+                    );
                     assert!(e.body_snippet().is_some_and(|b| b == body.as_bytes()));
                     assert_eq!(e.status(), Some(200));
                     assert!(!e.is_retryable());

@@ -144,6 +144,37 @@ async fn create_token_posts_the_request_and_answers_the_token() {
     assert_eq!(t.expose(), "hdr.claims.sig");
 }
 
+/// A token request may name a signing key by `id` and `pem`: both are sent, exactly, and the
+/// private key never shows in the options' `Debug`.
+#[tokio::test]
+async fn create_token_with_a_signing_key_sends_its_id_and_pem() {
+    let server = mock_server().await;
+    let exp = now() + 600;
+    let pem = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2UUlCQURBTkJna3Foa2lHOXcwQkFRRUZBQVND";
+    Mock::given(method("POST"))
+        .and(path(token_path()))
+        .and(body_json(serde_json::json!({
+            "downloadable": true, "exp": exp, "id": KEY_ID, "pem": pem,
+        })))
+        .respond_with(ok(&serde_json::json!({"token": "hdr.claims.sig"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let opts = TokenOptions::default().expires_at(exp).signing_key(key_id(), Secret::new(pem));
+    let shown = format!("{opts:?}");
+    assert!(!shown.contains(pem) && !shown.contains(&pem[..16]), "{shown}");
+    assert!(shown.contains(KEY_ID) && shown.contains("Secret([redacted])"), "{shown}");
+    let client = builder(&base(&server)).build().unwrap();
+    let t = client.downloads(&account()).create_token(&video(), opts).await.unwrap();
+    assert_eq!(t.expose(), "hdr.claims.sig");
+    // Exactly these keys, no others (body_json matched the values).
+    let sent = &server.received_requests().await.unwrap()[0];
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["downloadable", "exp", "id", "pem"]);
+}
+
 #[tokio::test]
 async fn a_token_past_24_hours_is_refused_before_any_request() {
     let server = mock_server().await;
@@ -418,4 +449,113 @@ async fn a_cached_token_that_is_refused_is_replaced_once() {
     let paths: Vec<&str> = heads.iter().map(|h| request_path(h)).collect();
     let signed = format!("/{SIGNED}/downloads/default.mp4");
     assert_eq!(paths[1..], [signed.clone(), signed.clone(), signed]);
+}
+
+/// Servers that lie about the signed-URL operations: each is a clear error, and none of the
+/// secrets of the exchange (a token, a key's `pem` and `jwk`, the request's `pem`) is in its
+/// `Display`, `Debug` or body snippet.
+#[tokio::test]
+async fn hostile_signing_answers_fail_clearly_without_showing_secrets() {
+    const PEM: &str =
+        "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2UUlCQURBTkJna3Foa2lHOXcwQkFRRUZBQVND";
+    const JWK: &str = "eyJrdHkiOiJSU0EiLCJuIjoibW9kdWx1cyIsImQiOiJ0aGUtcHJpdmF0ZS1leHBvbmVudCJ9";
+    const TOKEN_SECRET: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQifQ.c2VjcmV0LXNpZw";
+    const REQUEST_PEM: &str = "UkVRVUVTVC1QRU0tdGhhdC1tdXN0LW5ldmVyLWJlLXNob3du";
+    let keys = format!("/client/v4/accounts/{}/stream/keys", account());
+    let key = |created: &str| {
+        format!(
+            r#"{{"success":true,"errors":[],"messages":[],"result":{{"id":"{KEY_ID}","pem":"{PEM}","jwk":"{JWK}","created":{created}}}}}"#
+        )
+    };
+    struct Case {
+        name: &'static str,
+        method: &'static str,
+        path: String,
+        status: u16,
+        body: String,
+        kind: ErrorKind,
+        shown: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "a token answer without result",
+            method: "POST",
+            path: token_path(),
+            status: 200,
+            body: r#"{"success":true,"errors":[],"messages":[]}"#.into(),
+            kind: ErrorKind::InvalidResponse,
+            shown: "create_token: http 200: the envelope has no result (json path result)",
+        },
+        Case {
+            name: "a token that is a number",
+            method: "POST",
+            path: token_path(),
+            status: 200,
+            body: r#"{"success":true,"errors":[],"messages":[],"result":{"token":7}}"#.into(),
+            kind: ErrorKind::InvalidResponse,
+            shown: "create_token: http 200 (application/json): body does not match the envelope: invalid type: integer `7`, expected a string at line 1 column 61 (json path result.token)",
+        },
+        Case {
+            name: "a good token in a broken envelope",
+            method: "POST",
+            path: token_path(),
+            status: 200,
+            body: format!(
+                r#"{{"success":true,"errors":"none","messages":[],"result":{{"token":"{TOKEN_SECRET}"}}}}"#
+            ),
+            kind: ErrorKind::InvalidResponse,
+            shown: "create_token: http 200 (application/json): body does not match the envelope: invalid type: string \"none\", expected a sequence at line 1 column 31 (json path errors)",
+        },
+        Case {
+            name: "a created key whose created is a number",
+            method: "POST",
+            path: keys.clone(),
+            status: 200,
+            body: key("7"),
+            kind: ErrorKind::InvalidResponse,
+            shown: "create_key: http 200 (application/json): body does not match the envelope: invalid type: integer `7`, expected a string at line 1 column 273 (json path result.created)",
+        },
+        Case {
+            name: "a failure that echoes the request's key",
+            method: "POST",
+            path: token_path(),
+            status: 400,
+            body: format!(
+                r#"{{"success":false,"errors":[{{"code":10005,"message":"bad pem {REQUEST_PEM}"}}],"messages":[],"result":null}}"#
+            ),
+            kind: ErrorKind::Api,
+            shown: "create_token: http 400: api error: 10005: bad pem [redacted]",
+        },
+    ];
+    let mut wrong = Vec::new();
+    for case in cases {
+        let server = mock_server().await;
+        Mock::given(method(case.method))
+            .and(path(case.path.as_str()))
+            .respond_with(
+                ResponseTemplate::new(case.status)
+                    .set_body_raw(case.body.clone().into_bytes(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+        let client = builder(&base(&server)).build().unwrap();
+        let account = account();
+        let api = client.downloads(&account);
+        let e = if case.path == keys {
+            api.create_signing_key().await.map(drop).unwrap_err()
+        } else {
+            let opts = TokenOptions::default().signing_key(key_id(), Secret::new(REQUEST_PEM));
+            api.create_token(&video(), opts).await.map(drop).unwrap_err()
+        };
+        let snippet = String::from_utf8_lossy(e.body_snippet().unwrap_or_default()).into_owned();
+        let everything = format!("{e} {e:?} {snippet}");
+        let leaked: Vec<&str> = [PEM, JWK, TOKEN_SECRET, REQUEST_PEM]
+            .into_iter()
+            .filter(|s| everything.contains(&s[..12]))
+            .collect();
+        if e.kind() != case.kind || e.to_string() != case.shown || !leaked.is_empty() {
+            wrong.push(format!("{}: {:?} {e} leaked {leaked:?}", case.name, e.kind()));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

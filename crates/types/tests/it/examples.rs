@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
+use cfstream_types::signed::{SigningKeyEnvelope, SigningKeysEnvelope, TokenEnvelope};
 use cfstream_types::{
     AccountId, ApiMessage, DecodeError, DeletedEnvelope, Download, DownloadType, DownloadsEnvelope,
     VideoId, decode,
@@ -51,6 +52,10 @@ fn decode_as(schema: &str, bytes: &[u8]) -> Result<(), DecodeError> {
         "messages" => decode::<Vec<ApiMessage>>(bytes).map(drop),
         "identifier" => decode::<VideoId>(bytes).and_then(|_| decode::<AccountId>(bytes)).map(drop),
         "download-type" => decode::<DownloadType>(bytes).map(drop),
+        "token-response" => decode::<TokenEnvelope>(bytes).map(drop),
+        "signing-key-response" => decode::<SigningKeyEnvelope>(bytes).map(drop),
+        "signing-keys-response" => decode::<SigningKeysEnvelope>(bytes).map(drop),
+        "signing-key-deleted-response" => decode::<DeletedEnvelope>(bytes).map(drop),
         other => panic!("no cfstream-types type for schema {other}: extend decode_as"),
     }
 }
@@ -92,6 +97,20 @@ fn every_valid_example_of_the_parts_parses() {
     for (id, path) in examples("download-type", "valid") {
         let t = decode::<DownloadType>(read(&path).as_bytes()).unwrap();
         assert!(DownloadType::KNOWN.contains(&t), "{id}: {t:?}");
+    }
+}
+
+#[test]
+fn every_valid_signing_example_parses() {
+    for schema in [
+        "token-response",
+        "signing-key-response",
+        "signing-keys-response",
+        "signing-key-deleted-response",
+    ] {
+        for (id, path) in examples(schema, "valid") {
+            decode_as(schema, read(&path).as_bytes()).unwrap_or_else(|e| panic!("{id}: {e}"));
+        }
     }
 }
 
