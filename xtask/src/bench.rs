@@ -9,6 +9,7 @@ mod fetch;
 mod machine;
 mod raw;
 mod validate;
+mod verdict;
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -32,6 +33,8 @@ pub(crate) enum Which {
     Emulator,
     /// Fetch throughput against curl, and the fetch's peak RSS.
     Fetch,
+    /// The referee's time to a verdict: the faithful emulator, then every mutant server.
+    Conformance,
     /// 2,000 creates through the CLI batch mode under a 120 per 6 s limit (~100 s).
     Bulk,
     /// Every benchmark, in the order above.
@@ -136,6 +139,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if which(Which::Fetch) {
         record("fetch", fetch::run(args.fetch_mib, args.fetch_runs).map(|r| vec![r]));
+    }
+    if which(Which::Conformance) {
+        record("conformance", verdict::run());
     }
     if which(Which::Bulk) {
         record("bulk", bulk::run(args.videos, args.jobs, args.library).map(|r| vec![r]));

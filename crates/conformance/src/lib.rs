@@ -37,7 +37,7 @@
 //! `allow_writes`; `signed video`: a video that requires signed URLs, from
 //! [`RunOptions::signed_videos`], with credentials and an account; its ready `default`
 //! download is created only where writes are allowed). A file refusal accepts 401 or 403. A check that could not judge anything is SKIP with the reason, never PASS.
-//! Each is proven by a server that breaks it in `tests/it/mutants.rs`.
+//! Each is proven by a server that breaks it (the `mutants` feature), in `tests/it/mutants.rs`.
 //!
 //! | rule | source | check | needs |
 //! | --- | --- | --- | --- |
@@ -80,13 +80,19 @@
 //! Never fooled: API bodies are read up to 8 MiB (a larger one is a `body_schema` violation
 //! and is not read further); a wait stops at the first answer that makes waiting pointless;
 //! identical violations fold into one with a count, values are cut at 200 characters and a
-//! check keeps at most 100 distinct violations; 429s are waited out (each wait at most 60 s)
+//! check keeps at most 100 distinct violations; 429s are waited out (each wait at most 60 s;
+//! one 1 s backoff for a 429 without a usable `retry-after`, none once one did not help)
 //! within [`RunOptions::max_wait`], past which the scenarios still to run are SKIP "rate
-//! limited"; credentials a server echoes are redacted from every report and log line.
+//! limited"; a download body that sends nothing for [`RunOptions::stall_timeout`] ends there,
+//! a violation; credentials a server echoes are redacted from every report and log line.
 //!
 //! # Crate features
 //!
-//! None. The schemas under `schemas/` are embedded at build time and compiled once per
+//! - `mutants` (off by default): the `mutants` module, test support: deliberately broken
+//!   servers (each breaking one rule) that prove the checks catch what they must; for this
+//!   crate's tests and `cargo xtask bench conformance`, never needed by users.
+//!
+//! The schemas under `schemas/` are embedded at build time and compiled once per
 //! process. The crate talks HTTP with reqwest directly and never through cfstream-http: one
 //! shared client bug must not let the client and the referee agree.
 #![deny(missing_docs)]
@@ -94,6 +100,8 @@
 pub mod catalogue;
 mod error;
 pub mod generate;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod proxy;
 mod record;
 mod redact;

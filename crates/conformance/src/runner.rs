@@ -104,6 +104,10 @@ pub struct RunOptions {
     pub poll_interval: Duration,
     /// How long one API request may take.
     pub request_timeout: Duration,
+    /// How long a download's body may go without a byte before its read ends: a body that
+    /// stops short of its `Content-Length` on a connection kept open is a violation, judged
+    /// at once rather than at the request's timeout.
+    pub stall_timeout: Duration,
     /// The run's budget for waiting out 429s (each wait is at most 60 s): past it, the checks
     /// still to run are skipped as "rate limited".
     pub max_wait: Duration,
@@ -120,6 +124,7 @@ impl Default for RunOptions {
             deadline: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(5),
             max_wait: Duration::from_secs(300),
             reporter: None,
         }
@@ -128,12 +133,13 @@ impl Default for RunOptions {
 
 impl RunOptions {
     /// Options for a server on this machine (the emulator, a local mock): the default checks,
-    /// a 30 s deadline and 25 ms polling, so a run takes about as long as the server's
-    /// downloads take to turn ready.
+    /// a 30 s deadline, 25 ms polling and a 2 s stall timeout, so a run takes about as long
+    /// as the server's downloads take to turn ready.
     pub fn local() -> Self {
         Self {
             deadline: Duration::from_secs(30),
             poll_interval: Duration::from_millis(25),
+            stall_timeout: Duration::from_secs(2),
             ..Self::default()
         }
     }
@@ -148,6 +154,7 @@ impl fmt::Debug for RunOptions {
             .field("deadline", &self.deadline)
             .field("poll_interval", &self.poll_interval)
             .field("request_timeout", &self.request_timeout)
+            .field("stall_timeout", &self.stall_timeout)
             .field("max_wait", &self.max_wait)
             .field("reporter", &self.reporter.as_ref().map(|_| "..."))
             .finish()

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use cfstream_types::{Credentials, Operation};
+use futures::{Stream, StreamExt as _};
 use http::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
@@ -20,22 +21,25 @@ use crate::validate::parse_retry_after;
 /// the server sends.
 pub(crate) const BODY_CAP: usize = 8 * 1024 * 1024;
 
-/// How many 429s in a row one request waits out before its answer is taken as it is.
+/// How many 429s in a row one request waits out, as their `retry-after` asks, before its
+/// answer is taken as it is.
 const MAX_429_WAITS: u32 = 3;
-/// The wait after a 429 without a usable `retry-after`.
-const DEFAULT_429_WAIT: Duration = Duration::from_secs(1);
+/// The one short backoff after a 429 without a usable `retry-after` (none, malformed,
+/// negative): the server said nothing of when to come back, so one guess, then the answer is
+/// taken as it is and the checks decide.
+const GUESSED_429_WAIT: Duration = Duration::from_secs(1);
 /// The longest wait one `retry-after` can ask of a run.
 const MAX_429_WAIT: Duration = Duration::from_secs(60);
 
-/// How long to wait after a 429 with these headers: its `retry-after` (seconds or an HTTP
-/// date), else a second when it has none or one that is not usable; never more than a minute
-/// (which an absurd one gets).
-fn wait_after_429(headers: &HeaderMap) -> Duration {
-    let value = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-    match value.map(|v| parse_retry_after(v, SystemTime::now())) {
-        Some(Ok(delay)) => delay.min(MAX_429_WAIT),
-        Some(Err("absurd")) => MAX_429_WAIT,
-        _ => DEFAULT_429_WAIT,
+/// How long a 429 with these headers asks to wait: its `retry-after` (seconds or an HTTP
+/// date), never more than a minute (which an absurd one gets); `None` when it has none or one
+/// that is not usable.
+fn wait_after_429(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok())?;
+    match parse_retry_after(value, SystemTime::now()) {
+        Ok(delay) => Some(delay.min(MAX_429_WAIT)),
+        Err("absurd") => Some(MAX_429_WAIT),
+        Err(_) => None,
     }
 }
 
@@ -98,6 +102,12 @@ pub(crate) struct Http {
     /// Whether a 429 asked for more than the budget had left: from then on, no 429 is
     /// waited out and the checks still to run are skipped as rate limited.
     rate_limited: bool,
+    /// Whether the server has answered anything but a 429.
+    answered: bool,
+    /// Whether a guessed backoff (after a 429 without a usable `retry-after`) was followed by
+    /// another such 429: waiting on this server's word-less 429s is pointless, so from then
+    /// on they are taken as they are.
+    guess_failed: bool,
     /// Replaces the credentials a server echoes, in every answer, before anything sees it.
     pub(crate) redactor: Redactor,
 }
@@ -125,6 +135,8 @@ impl Http {
             max_wait: options.max_wait,
             waited: Duration::ZERO,
             rate_limited: false,
+            answered: false,
+            guess_failed: false,
             redactor: Redactor::new(target.credentials.as_ref()),
         })
     }
@@ -182,6 +194,7 @@ impl Http {
         json: Option<&Value>,
     ) -> Result<Resp, reqwest::Error> {
         let mut waits = 0;
+        let mut guessed = false;
         loop {
             let r = self.send_once(method.clone(), path, op, auth, json).await?;
             if let Some(op) = r.op {
@@ -193,44 +206,114 @@ impl Http {
                     oversize: r.oversize.clone(),
                 });
             }
+            if r.status != 429 {
+                self.answered = true;
+                return Ok(r);
+            }
             // A rate-limited answer is judged like any other (`retry_after_on_429`), then waited
             // out, so that a live account's limit does not fail the scenarios; but never past
             // the run's budget.
-            if r.status == 429 && waits < MAX_429_WAITS && !self.rate_limited {
-                let delay = wait_after_429(&r.headers);
-                if self.waited + delay > self.max_wait {
-                    tracing::warn!(
-                        what = %r.what,
-                        waited_ms = self.waited.as_millis() as u64,
-                        "rate limited past the wait budget: the checks still to run are skipped"
-                    );
-                    self.rate_limited = true;
+            if self.rate_limited {
+                return Ok(r);
+            }
+            let delay = match wait_after_429(&r.headers) {
+                Some(_) if waits >= MAX_429_WAITS => return Ok(r),
+                Some(asked) => {
+                    waits += 1;
+                    asked
+                }
+                None if guessed => {
+                    // The guess did not help: the checks judge this answer as it is.
+                    self.guess_failed = true;
+                    if !self.answered {
+                        // Nothing but word-less 429s so far: the server throttles everything.
+                        self.stop_waiting(&r.what);
+                    }
                     return Ok(r);
                 }
-                waits += 1;
-                self.waited += delay;
-                tracing::info!(what = %r.what, delay_ms = delay.as_millis() as u64, "rate limited: waiting");
-                tokio::time::sleep(delay).await;
-                continue;
+                None if self.guess_failed => return Ok(r),
+                None => {
+                    guessed = true;
+                    GUESSED_429_WAIT
+                }
+            };
+            if self.waited + delay > self.max_wait {
+                self.stop_waiting(&r.what);
+                return Ok(r);
             }
-            return Ok(r);
+            self.waited += delay;
+            tracing::info!(what = %r.what, delay_ms = delay.as_millis() as u64, "rate limited: waiting");
+            tokio::time::sleep(delay).await;
         }
+    }
+
+    /// No 429 is waited out from now on, and the checks still to run are skipped.
+    fn stop_waiting(&mut self, what: &str) {
+        tracing::warn!(
+            what,
+            waited_ms = self.waited.as_millis() as u64,
+            "rate limited past the wait budget: the checks still to run are skipped"
+        );
+        self.rate_limited = true;
     }
 }
 
 /// Reads at most `cap` bytes of `resp`'s body: the body, and what made it too large, if it
 /// is (a declared length over the cap is not read at all).
 pub(crate) async fn read_capped(
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
     cap: usize,
 ) -> Result<(Bytes, Option<String>), reqwest::Error> {
-    if let Some(n) = resp.content_length()
+    let declared = resp.content_length();
+    read_body(resp.bytes_stream(), declared, cap, None).await
+}
+
+/// [`read_capped`] for a download's body, which must also keep coming: a read that waits
+/// `stall` for a byte ends there, with what was served against what was declared in the
+/// second value (see [`stalled`]).
+pub(crate) async fn read_file_capped(
+    resp: reqwest::Response,
+    cap: usize,
+    stall: Duration,
+) -> Result<(Bytes, Option<String>), reqwest::Error> {
+    let declared = resp.content_length();
+    read_body(resp.bytes_stream(), declared, cap, Some(stall)).await
+}
+
+/// Reads at most `cap` bytes of `body` whose declared length is `declared`: the bytes, and
+/// why they are not the whole body (too large, or it stopped for `stall`), if they are not.
+async fn read_body<S, E>(
+    body: S,
+    declared: Option<u64>,
+    cap: usize,
+    stall: Option<Duration>,
+) -> Result<(Bytes, Option<String>), E>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    if let Some(n) = declared
         && n > cap as u64
     {
         return Ok((Bytes::new(), Some(format!("Content-Length {n}"))));
     }
+    let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await? {
+    loop {
+        let chunk = match stall {
+            Some(stall) => match next_chunk(&mut body, stall).await {
+                Chunk::Data(c) => c,
+                Chunk::End => break,
+                Chunk::Failed(e) => return Err(e),
+                Chunk::Stalled => {
+                    let why = stalled(declared, buf.len() as u64, stall);
+                    return Ok((buf.freeze(), Some(why)));
+                }
+            },
+            None => match body.next().await {
+                Some(c) => c?,
+                None => break,
+            },
+        };
         if buf.len() + chunk.len() > cap {
             let room = cap - buf.len();
             buf.extend_from_slice(&chunk[..room]);
@@ -239,6 +322,40 @@ pub(crate) async fn read_capped(
         buf.extend_from_slice(&chunk);
     }
     Ok((buf.freeze(), None))
+}
+
+/// The next piece of a body, or what ended it.
+pub(crate) enum Chunk<E> {
+    /// Bytes.
+    Data(Bytes),
+    /// The body's end.
+    End,
+    /// The read failed (the connection closed early, a transport error).
+    Failed(E),
+    /// No byte came within the stall timeout (the server keeps the connection open and
+    /// sends nothing).
+    Stalled,
+}
+
+/// The next chunk of `body`, waiting at most `stall` for it.
+pub(crate) async fn next_chunk<S, E>(body: &mut S, stall: Duration) -> Chunk<E>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    match tokio::time::timeout(stall, body.next()).await {
+        Err(_) => Chunk::Stalled,
+        Ok(None) => Chunk::End,
+        Ok(Some(Ok(bytes))) => Chunk::Data(bytes),
+        Ok(Some(Err(e))) => Chunk::Failed(e),
+    }
+}
+
+/// What a body that stopped coming showed: its declared length, the bytes served, and for
+/// how long nothing came (`Content-Length 1500, 1000 bytes served, then no byte for 2 s`).
+pub(crate) fn stalled(declared: Option<u64>, got: u64, stall: Duration) -> String {
+    let declared =
+        declared.map_or_else(|| "no Content-Length".to_owned(), |n| format!("Content-Length {n}"));
+    format!("{declared}, {got} bytes served, then no byte for {} s", stall.as_secs_f64())
 }
 
 /// An error and its causes, on one line.
@@ -251,4 +368,69 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         cur = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::stream;
+
+    use super::*;
+
+    const STALL: Duration = Duration::from_secs(2);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_short_ends_at_the_stall_with_what_was_served() {
+        // 1,000 bytes of the 1,500 declared, then a connection kept open that sends nothing.
+        let body = stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; 1000]))])
+            .chain(stream::pending());
+        let t0 = tokio::time::Instant::now();
+        let (bytes, why) = read_body(body, Some(1500), BODY_CAP, Some(STALL)).await.unwrap();
+        assert_eq!(t0.elapsed(), STALL);
+        assert_eq!(bytes.len(), 1000);
+        assert_eq!(
+            why.as_deref(),
+            Some("Content-Length 1500, 1000 bytes served, then no byte for 2 s")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stall_is_per_read_so_a_slow_body_that_keeps_coming_is_read_whole() {
+        // A byte every 1.5 s: 6 s in all, never 2 s without a byte.
+        let body = stream::iter(0..4u8).then(|i| async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok::<_, std::io::Error>(Bytes::from(vec![i]))
+        });
+        let t0 = tokio::time::Instant::now();
+        let (bytes, why) = read_body(body, Some(4), BODY_CAP, Some(STALL)).await.unwrap();
+        assert_eq!(t0.elapsed(), Duration::from_secs(6));
+        assert_eq!((&bytes[..], why), (&[0, 1, 2, 3][..], None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_without_a_length_says_so_and_a_read_error_is_an_error() {
+        let body = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))])
+            .chain(stream::pending());
+        let (_, why) = read_body(body, None, BODY_CAP, Some(STALL)).await.unwrap();
+        assert_eq!(why.as_deref(), Some("no Content-Length, 3 bytes served, then no byte for 2 s"));
+        let body = stream::iter([
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("connection reset")),
+        ]);
+        let e = read_body(body, Some(10), BODY_CAP, Some(STALL)).await.unwrap_err();
+        assert_eq!(e.to_string(), "connection reset");
+    }
+
+    #[test]
+    fn only_a_usable_retry_after_says_how_long_to_wait() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_str(v).unwrap());
+            wait_after_429(&h)
+        };
+        assert_eq!(with("3"), Some(Duration::from_secs(3)));
+        assert_eq!(with("86400"), Some(MAX_429_WAIT));
+        assert_eq!(with("-1"), None);
+        assert_eq!(with("soon"), None);
+        assert_eq!(wait_after_429(&HeaderMap::new()), None);
+    }
 }

@@ -9,7 +9,7 @@ use reqwest::Method;
 use super::{Ctx, Snapshot};
 use crate::catalogue::Check;
 use crate::record::Rec;
-use crate::transport::{BODY_CAP, error_chain, read_capped};
+use crate::transport::{BODY_CAP, Chunk, error_chain, next_chunk, read_file_capped, stalled};
 
 /// How many bytes each sampled window of a file holds.
 const WINDOW: u64 = 16;
@@ -65,6 +65,11 @@ fn extension(t: &str) -> Option<&'static str> {
         "audio" => Some("m4a"),
         _ => None,
     }
+}
+
+/// `resp`'s `Content-Range`, when it is text.
+fn content_range(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get(http::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// `url` with `?filename=name` (added to any query it has).
@@ -149,7 +154,7 @@ impl Ctx<'_> {
     /// the body length against `Content-Length`. Returns what it saw when it is consistent.
     pub(super) async fn fetch_whole(&mut self, rec: &mut Rec, t: &str, url: &str) -> Option<Whole> {
         self.http.requests += 1;
-        let mut resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
+        let resp = match self.http.files.get(url).timeout(self.file_timeout()).send().await {
             Ok(r) => r,
             Err(e) => {
                 rec.transport(&format!("GET {t} url"), &e);
@@ -174,17 +179,29 @@ impl Ctx<'_> {
             .and_then(|v| v.parse::<u64>().ok());
         let mut whole = declared.map(Whole::new);
         let mut got: u64 = 0;
+        let stall = self.options.stall_timeout;
+        let mut body = std::pin::pin!(resp.bytes_stream());
         loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
+            match next_chunk(&mut body, stall).await {
+                Chunk::Data(chunk) => {
                     if let Some(w) = &mut whole {
                         w.feed(got, &chunk);
                     }
                     got += chunk.len() as u64;
                 }
-                Ok(None) => break,
-                Err(e) => {
+                Chunk::End => break,
+                Chunk::Failed(e) => {
                     rec.fail(None, at.as_str(), "the body must be served whole", error_chain(&e));
+                    return None;
+                }
+                Chunk::Stalled => {
+                    // A connection kept open that sends nothing more: the body ends here.
+                    let rule = if declared.is_some() {
+                        "the body must be as long as its Content-Length"
+                    } else {
+                        "the body must be served whole"
+                    };
+                    rec.fail(None, at.as_str(), rule, stalled(declared, got, stall));
                     return None;
                 }
             }
@@ -250,12 +267,8 @@ impl Ctx<'_> {
             };
             rec.asserted = true;
             let status = resp.status().as_u16();
-            let content_range = resp
-                .headers()
-                .get(http::header::CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = match read_capped(resp, BODY_CAP).await {
+            let content_range = content_range(&resp);
+            let body = match read_file_capped(resp, BODY_CAP, self.options.stall_timeout).await {
                 Ok((b, None)) => b,
                 Ok((_, Some(over))) => {
                     rec.fail(
@@ -410,13 +423,9 @@ impl Ctx<'_> {
         rec.asserted = true;
         let at = format!("url:{t}");
         let status = resp.status().as_u16();
-        let content_range = resp
-            .headers()
-            .get(http::header::CONTENT_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_range = content_range(&resp);
         // Never more than the cap, whatever the server sends for a 10-byte range.
-        let body = match read_capped(resp, BODY_CAP).await {
+        let body = match read_file_capped(resp, BODY_CAP, self.options.stall_timeout).await {
             Ok((b, None)) => b,
             Ok((_, Some(oversize))) => {
                 return rec.fail(

@@ -1,90 +1,23 @@
-//! The signed-URL checks: the test signing key the mini server of `mutants.rs` signs and
-//! verifies its tokens with (RS256 through jsonwebtoken directly, never the client's code),
-//! and the checks' verdicts where a mutant cannot show them: SKIP with the reason when a
-//! signed video, another video or a ready download is missing, and tokens out of every report.
+//! The signed-URL checks: the test signing key the mini server of
+//! `cfstream_conformance::mutants` signs and verifies its tokens with (RS256 through
+//! jsonwebtoken directly, never the client's code), and the checks' verdicts where a mutant
+//! cannot show them: SKIP with the reason when a signed video, another video or a ready
+//! download is missing, and tokens out of every report.
 
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine as _;
+use cfstream_conformance::mutants::{KID, now, sign, verify};
 use cfstream_conformance::{Outcome, ReportFormat, run};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde_json::Value;
+use jsonwebtoken::Algorithm;
 
 use crate::mutants::{M, SIGNED_CHECKS, start};
-
-/// The key id of the mini server's signing key.
-pub(crate) const KID: &str = "8f926b2b2b2e4b1db2ad6f9e4b1d6b8e";
-
-struct TestKey {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-/// Makes the test key, off the async workers: a server's handler that met the key still
-/// being made would block a worker (and the runs sharing it) until it is.
-pub(crate) async fn make_key() {
-    tokio::task::spawn_blocking(|| {
-        key();
-    })
-    .await
-    .unwrap();
-}
-
-/// An RSA 2048 key made once per test binary (no private key is committed).
-fn key() -> &'static TestKey {
-    static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        let der = pair.as_der().unwrap();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).unwrap());
-            pem.push('\n');
-        }
-        pem.push_str("-----END PRIVATE KEY-----\n");
-        TestKey {
-            encoding: EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
-            decoding: DecodingKey::from_rsa_der(pair.public_key().as_ref()),
-        }
-    })
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// An RS256 token with header `{"alg":"RS256","kid":KID}` and `claims`.
-pub(crate) fn sign(claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(KID.to_owned());
-    jsonwebtoken::encode(&header, claims, &key().encoding).unwrap()
-}
-
-/// The claims of `token` when its signature holds (and its `exp` and `nbf`, with no leeway,
-/// unless `check_exp` is false).
-pub(crate) fn verify(token: &str, check_exp: bool) -> Option<Value> {
-    let mut v = Validation::new(Algorithm::RS256);
-    v.leeway = 0;
-    v.validate_exp = check_exp;
-    v.validate_nbf = true;
-    v.validate_aud = false;
-    v.set_required_spec_claims(&["exp", "sub"]);
-    jsonwebtoken::decode::<Value>(token, &key().decoding, &v).ok().map(|d| d.claims)
-}
 
 #[test]
 fn the_test_key_signs_what_it_verifies_and_nothing_else() {
     let t = now();
-    let good = sign(&serde_json::json!({"sub": "a", "kid": KID, "exp": t + 60, "nbf": t}));
+    let good = sign(&serde_json::json!({"sub": "a", "kid": KID, "exp": t + 60, "nbf": t})).unwrap();
     assert_eq!(verify(&good, true).unwrap()["sub"], "a");
     let header = jsonwebtoken::decode_header(&good).unwrap();
     assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::RS256, Some(KID)));
-    let expired = sign(&serde_json::json!({"sub": "a", "exp": t - 10, "nbf": t - 20}));
+    let expired = sign(&serde_json::json!({"sub": "a", "exp": t - 10, "nbf": t - 20})).unwrap();
     assert_eq!(verify(&expired, true), None);
     assert!(verify(&expired, false).is_some());
     let mut forged = good.clone();
