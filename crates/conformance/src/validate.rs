@@ -336,7 +336,7 @@ impl Validator {
         semantic(op, status, &value, &mut out);
         if let Expect::Success(kind) = expect
             && out.iter().all(|v| v.check != Check::BodySchema.name())
-            && let Some(v) = decode_violation(op, kind, &value, body)
+            && let Some(v) = decode_violation(op, kind, value, body)
         {
             out.push(v);
         }
@@ -551,10 +551,16 @@ fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>)
     }
 }
 
+/// The violation of `client_model_decodes`, if cfstream-types does not decode `value` (the
+/// parse of `body`) as `kind`.
+///
+/// `value` is consumed: the typed model takes its strings and maps instead of copying them,
+/// which is most of what a decode from a `Value` costs. Only a body that fails pays for a
+/// second parse and the path-tracking decoder, to name the field at fault.
 fn decode_violation(
     op: Operation,
     kind: ResponseKind,
-    value: &Value,
+    value: Value,
     body: &[u8],
 ) -> Option<Violation> {
     use serde::Deserialize;
@@ -575,7 +581,9 @@ fn decode_violation(
         Some(e) => (dotted_to_pointer(e.path()), e.message().to_owned()),
         None => (String::new(), "the typed decoder rejected the body".to_owned()),
     };
-    let at = pointer_get(value, &pointer).map_or_else(|| show(value), show);
+    // The body parsed once already; the value was handed to the decoder.
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let at = pointer_get(&value, &pointer).map_or_else(|| show(&value), show);
     Some(Violation::new(
         Some(op),
         Check::ClientModelDecodes.name(),
@@ -585,12 +593,29 @@ fn decode_violation(
     ))
 }
 
-/// `result.default.percentComplete` -> `/result/default/percentComplete`; `.` -> ``.
+/// A path of the path-tracking decoder as a JSON pointer: `result.default.percentComplete` ->
+/// `/result/default/percentComplete`, `messages[0].code` -> `/messages/0/code`, `.` -> ``.
 fn dotted_to_pointer(path: &str) -> String {
     if path == "." || path.is_empty() {
         return String::new();
     }
-    path.split('.').map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1"))).collect()
+    let mut out = String::new();
+    let mut push = |seg: &str| {
+        out.push('/');
+        out.push_str(&seg.replace('~', "~0").replace('/', "~1"));
+    };
+    for seg in path.split('.') {
+        // An array index follows its field without a dot: `name[0][1]`.
+        let (name, mut indices) = seg.split_once('[').map_or((seg, ""), |(n, i)| (n, i));
+        if !name.is_empty() || indices.is_empty() {
+            push(name);
+        }
+        while let Some((index, rest)) = indices.split_once(']') {
+            push(index);
+            indices = rest.strip_prefix('[').unwrap_or(rest);
+        }
+    }
+    out
 }
 
 fn pointer_get<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
@@ -814,6 +839,379 @@ mod tests {
         );
     }
 
+    /// (check, pointer, rule, value) of each violation, to compare whole outcomes.
+    fn whole(vs: &[Violation]) -> Vec<(&str, &str, &str, &str)> {
+        vs.iter()
+            .map(|v| (v.check.as_str(), v.pointer.as_str(), v.rule.as_str(), v.value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_violation_serializes_its_count_only_when_folded_and_its_operation_by_name() {
+        let mut one = Violation::new(Some(Operation::CreateType), "body_schema", "/a", "r", "x");
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            serde_json::json!({"operation": "create_type", "check": "body_schema", "pointer": "/a", "rule": "r", "value": "x"})
+        );
+        one.count = 2;
+        one.operation = None;
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            serde_json::json!({"operation": null, "check": "body_schema", "pointer": "/a", "rule": "r", "value": "x", "count": 2})
+        );
+    }
+
+    #[test]
+    fn a_violation_displays_its_operation_place_and_count() {
+        let mut v = Violation::new(None, "body_schema", "", "rule", "x");
+        assert_eq!(v.to_string(), "body_schema: at (body): rule (got x)");
+        v.operation = Some(Operation::Delete);
+        v.pointer = "/p".to_owned();
+        assert_eq!(v.to_string(), "[delete] body_schema: at /p: rule (got x)");
+        v.count = 3;
+        assert_eq!(v.to_string(), "[delete] body_schema: at /p: rule (got x) [3 times]");
+    }
+
+    #[test]
+    fn only_violations_that_differ_in_their_value_alone_fold() {
+        let base = Violation::new(Some(Operation::List), "body_schema", "/a", "rule", "x");
+        let mut other_value = base.clone();
+        other_value.value = "y".to_owned();
+        assert!(base.same_as(&other_value));
+        let mut differ = vec![];
+        for i in 0..4 {
+            let mut d = base.clone();
+            match i {
+                0 => d.check = "success_matches_status".to_owned(),
+                1 => d.operation = Some(Operation::Create),
+                2 => d.pointer = "/b".to_owned(),
+                _ => d.rule = "another rule".to_owned(),
+            }
+            assert!(!base.same_as(&d), "{d:?}");
+            differ.push(d);
+        }
+        let mut f = Folded::default();
+        assert!(f.is_empty());
+        f.push(base);
+        assert!(!f.is_empty());
+        f.push(other_value);
+        differ.into_iter().for_each(|d| f.push(d));
+        assert_eq!(f.total(), 6);
+        f.for_each_mut(|v| v.value = "redacted".to_owned());
+        let out = f.into_vec();
+        assert_eq!(out.iter().map(|v| v.count).collect::<Vec<_>>(), [2, 1, 1, 1, 1]);
+        assert!(out.iter().all(|v| v.value == "redacted"), "{out:#?}");
+    }
+
+    #[test]
+    fn a_full_check_counts_what_it_drops() {
+        let mut f = Folded::default();
+        for i in 0..KEPT_PER_CHECK {
+            f.push(Violation::new(None, "body_schema", format!("/{i}"), "rule", "x"));
+        }
+        let mut folded = Violation::new(None, "body_schema", "/new", "rule", "x");
+        folded.count = 3;
+        f.push(folded);
+        f.push(Violation::new(None, "body_schema", "/0", "rule", "x"));
+        assert_eq!(f.total(), KEPT_PER_CHECK + 4);
+        let out = f.into_vec();
+        assert_eq!(out.len(), KEPT_PER_CHECK + 1);
+        assert_eq!(out[0].count, 2);
+        let more = &out[KEPT_PER_CHECK];
+        assert_eq!(
+            (more.check.as_str(), more.pointer.as_str(), more.rule.as_str(), more.count),
+            ("body_schema", "", "more distinct violations, not kept (a check keeps 100)", 3)
+        );
+        assert_eq!(Folded::default().into_vec(), vec![]);
+    }
+
+    #[test]
+    fn the_validator_debugs_without_its_schemas() {
+        assert_eq!(format!("{:?}", v()), "Validator { .. }");
+    }
+
+    #[test]
+    fn only_200_and_4xx_are_documented_statuses() {
+        let fail = br#"{"success":false,"errors":[{"code":10000,"message":"m"}],"messages":[],"result":null}"#;
+        let ok = br#"{"success":true,"errors":[],"messages":[],"result":{}}"#;
+        let undocumented = |status: u16, body: &[u8]| {
+            let vs = v().check_response(Operation::List, status, JSON, body);
+            let found: Vec<_> = whole(&vs)
+                .into_iter()
+                .filter(|w| w.0 == Check::StatusDocumented.name())
+                .map(|w| (w.1.to_owned(), w.2.to_owned(), w.3.to_owned()))
+                .collect();
+            found
+        };
+        assert_eq!(undocumented(200, ok), vec![]);
+        assert_eq!(undocumented(400, fail), vec![]);
+        assert_eq!(undocumented(499, fail), vec![]);
+        for (status, body) in [(201, &ok[..]), (399, &ok[..]), (500, &fail[..])] {
+            assert_eq!(
+                undocumented(status, body),
+                vec![(
+                    "status".to_owned(),
+                    "status must be 200 or 4XX (the documented responses)".to_owned(),
+                    status.to_string()
+                )],
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_pick_the_schema() {
+        let ok = br#"{"success":true,"errors":[],"messages":[],"result":{}}"#;
+        let fail = br#"{"success":false,"errors":[{"code":10000,"message":"m"}],"messages":[],"result":null}"#;
+        // A 2XX body is judged by the 200 schema, a 4XX or 5XX one by the failure schema,
+        // and any other status by none.
+        let schema_errors = |status: u16, body: &[u8]| {
+            v().check_response(Operation::List, status, JSON, body)
+                .into_iter()
+                .filter(|v| v.check == Check::BodySchema.name())
+                .count()
+        };
+        assert_eq!(schema_errors(299, ok), 0);
+        assert!(schema_errors(299, fail) > 0);
+        assert_eq!(schema_errors(404, fail), 0);
+        assert!(schema_errors(404, ok) > 0);
+        assert_eq!(schema_errors(599, fail), 0);
+        assert!(schema_errors(599, ok) > 0);
+        assert_eq!(schema_errors(302, b"[1]"), 0);
+        assert!(v().schema_accepts(Operation::List, 200, &serde_json::from_slice(ok).unwrap()));
+        assert!(!v().schema_accepts(Operation::List, 200, &serde_json::from_slice(fail).unwrap()));
+        assert!(v().schema_accepts(Operation::List, 302, &serde_json::json!([1])));
+        assert!(v().schema_accepts(
+            Operation::Delete,
+            200,
+            &serde_json::json!({"success": true, "errors": [], "messages": []})
+        ));
+    }
+
+    #[test]
+    fn a_schema_violation_names_the_keyword_and_the_rule() {
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":101}}}"#;
+        assert_eq!(
+            whole(&v().check_response(Operation::List, 200, JSON, body)),
+            vec![(
+                "body_schema",
+                "/result/default/percentComplete",
+                "schema `maximum`: 101 is greater than the maximum of 100",
+                "101"
+            )]
+        );
+    }
+
+    #[test]
+    fn success_must_match_the_status() {
+        let rule = |status: u16, success: bool| {
+            let body = format!(
+                r#"{{"success":{success},"errors":[{{"code":10000,"message":"m"}}],"messages":[]}}"#
+            );
+            v().check_response(Operation::Delete, status, JSON, body.as_bytes())
+                .into_iter()
+                .filter(|v| v.check == Check::SuccessMatchesStatus.name())
+                .map(|v| (v.pointer, v.rule, v.value))
+                .collect::<Vec<_>>()
+        };
+        let broken = |wanted: bool, status: u16| {
+            vec![(
+                "/success".to_owned(),
+                format!("success must be {wanted} with status {status}"),
+                (!wanted).to_string(),
+            )]
+        };
+        assert_eq!(rule(200, true), vec![]);
+        assert_eq!(rule(299, true), vec![]);
+        assert_eq!(rule(400, false), vec![]);
+        assert_eq!(rule(200, false), broken(true, 200));
+        assert_eq!(rule(299, false), broken(true, 299));
+        assert_eq!(rule(400, true), broken(false, 400));
+        assert_eq!(rule(503, true), broken(false, 503));
+        // A status that is neither success nor failure says nothing about `success`.
+        assert_eq!(rule(399, true), vec![]);
+        assert_eq!(rule(399, false), vec![]);
+        assert_eq!(rule(199, true), vec![]);
+    }
+
+    #[test]
+    fn codes_must_be_integers_from_1000() {
+        let found = |code: &str| {
+            let body = format!(
+                r#"{{"success":false,"errors":[{{"code":10000,"message":"m"}}],"messages":[{{"code":{code},"message":"m"}}],"result":null}}"#
+            );
+            v().check_response(Operation::List, 404, JSON, body.as_bytes())
+                .into_iter()
+                .filter(|v| v.check == Check::ErrorCodeRange.name())
+                .map(|v| (v.pointer, v.rule, v.value))
+                .collect::<Vec<_>>()
+        };
+        for ok in ["1000", "99999", "18446744073709551615"] {
+            assert_eq!(found(ok), vec![], "{ok}");
+        }
+        for bad in ["999", "0", "-5", "1000.5", "\"1000\"", "-9223372036854775808"] {
+            assert_eq!(
+                found(bad),
+                vec![(
+                    "/messages/0/code".to_owned(),
+                    "code must be an integer >= 1000".to_owned(),
+                    bad.to_owned()
+                )],
+                "{bad}"
+            );
+        }
+        // An entry without a code is the schema's business (`required`), not this rule's.
+        let body = br#"{"success":false,"errors":[{"message":"m"}],"messages":[],"result":null}"#;
+        assert_eq!(
+            checks(&v().check_response(Operation::List, 404, JSON, body)),
+            vec![Check::BodySchema.name()]
+        );
+    }
+
+    #[test]
+    fn a_failure_needs_errors_and_a_null_result() {
+        let found = |status: u16, body: &str| {
+            whole(&v().check_response(Operation::List, status, JSON, body.as_bytes()))
+                .into_iter()
+                .filter(|w| w.0 != Check::BodySchema.name())
+                .map(|(c, p, r, v)| format!("{c} {p} {r} ({v})"))
+                .collect::<Vec<_>>()
+        };
+        let errors = |v: &str| {
+            format!("failure_has_errors /errors a failure must carry at least one error ({v})")
+        };
+        let result = |v: &str| {
+            format!("failure_result_null /result result must be present and null on failure ({v})")
+        };
+        assert_eq!(
+            found(
+                404,
+                r#"{"success":false,"errors":[{"code":1000,"message":"m"}],"messages":[],"result":null}"#
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found(404, r#"{"success":false,"messages":[]}"#),
+            vec![errors("(absent)"), result("(absent)")]
+        );
+        assert_eq!(
+            found(404, r#"{"success":false,"errors":{},"messages":[],"result":{}}"#),
+            vec![errors("{}"), result("{}")]
+        );
+        // `success: false` is a failure whatever the status says.
+        let lying = found(200, r#"{"success":false,"errors":[],"messages":[],"result":{}}"#);
+        assert_eq!(lying[1..], [errors("[]"), result("{}")], "{lying:#?}");
+        // A body that is not an object has no fields to judge.
+        assert_eq!(found(404, "[]"), Vec::<String>::new());
+        assert_eq!(found(404, "null"), Vec::<String>::new());
+        // A success does not need them.
+        assert_eq!(
+            found(200, r#"{"success":true,"errors":[],"messages":[],"result":{}}"#),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_body_the_schema_accepts_but_the_types_cannot_read_is_named() {
+        // 1e20 is an integer to the schema (a float without a fraction) but not a u64.
+        let big = "100000000000000000000";
+        let msg = format!(r#"[{{"code":{big},"message":"m"}}]"#);
+        for (op, result) in [(Operation::List, "{}"), (Operation::Delete, r#""ok""#)] {
+            let body =
+                format!(r#"{{"success":true,"errors":[],"messages":{msg},"result":{result}}}"#);
+            let vs = v().check_response(op, 200, JSON, body.as_bytes());
+            assert_eq!(
+                whole(&vs),
+                vec![
+                    (
+                        "error_code_range",
+                        "/messages/0/code",
+                        "code must be an integer >= 1000",
+                        "1e+20"
+                    ),
+                    (
+                        "client_model_decodes",
+                        "/messages/0/code",
+                        "cfstream-types must decode a body the schema accepts (invalid type: floating point `1e+20`, expected u64 at line 1 column 69)",
+                        "1e+20"
+                    ),
+                ],
+                "{op}"
+            );
+            assert_eq!(vs[1].operation, Some(op));
+        }
+        // A URL the URI syntax allows that the url crate refuses.
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"audio":{"status":"ready","percentComplete":100,"url":"http://256.256.256.256/a.m4a"}}}"#;
+        assert_eq!(
+            whole(&v().check_response(Operation::CreateType, 200, JSON, body)),
+            vec![(
+                "client_model_decodes",
+                "/result/audio/url",
+                "cfstream-types must decode a body the schema accepts (invalid IPv4 address: \"http://256.256.256.256/a.m4a\" at line 1 column 136)",
+                "\"http://256.256.256.256/a.m4a\""
+            )]
+        );
+        // A body that breaks the schema is not decoded as well.
+        let body = br#"{"success":true,"errors":[],"messages":[],"result":{"audio":{"status":"ready","percentComplete":100,"url":"http://256.256.256.256/a.m4a"}},"x":1,"errors":7}"#;
+        assert!(
+            checks(&v().check_response(Operation::List, 200, JSON, body))
+                .iter()
+                .all(|c| *c == Check::BodySchema.name())
+        );
+    }
+
+    #[test]
+    fn a_token_answer_the_schema_accepts_but_the_types_cannot_read_is_named() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let body = br#"{"success":true,"errors":[],"messages":[{"code":100000000000000000000,"message":"m"}],"result":{"token":"t"}}"#;
+        assert_eq!(
+            whole(&v().check_token_answer(200, &h, body)),
+            vec![(
+                "signed_token_schema",
+                "/messages/0/code",
+                "cfstream-types must decode a token answer the schema accepts (invalid type: floating point `1e+20`, expected u64 at line 1 column 69)",
+                "1e+20"
+            )]
+        );
+        // A schema violation is reported alone, without the decoder's view.
+        let body = br#"{"success":true,"errors":[],"messages":[{"code":100000000000000000000,"message":"m"}],"result":{"token":""}}"#;
+        assert_eq!(
+            whole(&v().check_token_answer(200, &h, body)),
+            vec![(
+                "signed_token_schema",
+                "/result/token",
+                "schema `minLength`: \"\" is shorter than 1 character",
+                "\"\""
+            )]
+        );
+    }
+
+    #[test]
+    fn failure_problems_lists_schema_and_rule_breaks() {
+        let ok = br#"{"success":false,"errors":[{"code":10000,"message":"m"}],"messages":[],"result":null}"#;
+        assert_eq!(v().failure_problems(ok), Vec::<String>::new());
+        assert_eq!(
+            v().failure_problems(br#"{"success":false,"errors":[{"code":999,"message":"m"}],"messages":[],"result":null}"#),
+            vec![
+                "schema `minimum`: 999 is less than the minimum of 1000 at '/errors/0/code'".to_owned(),
+                "code must be an integer >= 1000 at '/errors/0/code'".to_owned(),
+            ]
+        );
+        assert_eq!(
+            v().failure_problems(b"<html>"),
+            vec!["body is not JSON (expected value at line 1 column 1): <html>".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_retry_after_that_is_empty_is_malformed() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("", now), Err("malformed"));
+        assert_eq!(parse_retry_after("-", now), Err("malformed"));
+        assert_eq!(parse_retry_after("3599", now), Ok(Duration::from_secs(3599)));
+    }
+
     #[test]
     fn values_are_truncated() {
         let long = "x".repeat(500);
@@ -821,5 +1219,12 @@ mod tests {
         assert_eq!(t.chars().count(), VALUE_MAX + 1);
         assert_eq!(dotted_to_pointer("result.default.url"), "/result/default/url");
         assert_eq!(dotted_to_pointer("."), "");
+        assert_eq!(dotted_to_pointer(""), "");
+        assert_eq!(dotted_to_pointer("a~b.c/d"), "/a~0b/c~1d");
+        assert_eq!(dotted_to_pointer("messages[0].code"), "/messages/0/code");
+        assert_eq!(dotted_to_pointer("a[1][22].b"), "/a/1/22/b");
+        assert_eq!(dotted_to_pointer("[3].x"), "/3/x");
+        assert_eq!(truncate_to("abcdef", 3), "abc…");
+        assert_eq!(truncate_to("abc", 3), "abc");
     }
 }
