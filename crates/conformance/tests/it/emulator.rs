@@ -104,8 +104,11 @@ async fn only_and_skip_select_checks_and_unknown_names_are_errors() {
 
 #[tokio::test]
 async fn an_unreachable_target_is_an_error() {
-    // Bind then drop a listener: nothing listens on that port afterwards.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A socket bound but never listening holds the port, so no other test's server can take
+    // it, and a connection to it is refused.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let target = cfstream_conformance::Target::new(
         format!("http://127.0.0.1:{port}/client/v4").parse().unwrap(),
     );

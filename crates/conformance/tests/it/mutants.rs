@@ -108,6 +108,15 @@ async fn each_rule_across_requests_is_caught_by_its_check_alone() {
     }
 }
 
+/// Runs the judgements 8 at a time: all 53 at once on a loaded 2-core machine starved some
+/// runs' first request past its 10 s timeout (a flake, not a verdict).
+async fn at_most_8_at_once(
+    runs: impl Iterator<Item = impl std::future::Future<Output = Option<String>>>,
+) -> Vec<String> {
+    use futures::StreamExt as _;
+    futures::stream::iter(runs).buffer_unordered(8).filter_map(|m| async move { m }).collect().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mini_mutant_fails_with_its_check_named() {
     let runs = MUTANTS.iter().map(|&(m, check)| async move {
@@ -115,7 +124,7 @@ async fn every_mini_mutant_fails_with_its_check_named() {
         let report = run(&target, &options).await.unwrap();
         judge(&format!("{m:?}"), &report, check)
     });
-    let misses: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    let misses = at_most_8_at_once(runs).await;
     assert!(
         misses.is_empty(),
         "{} of {} mutants escaped:\n{}",
@@ -142,7 +151,7 @@ async fn every_emulator_fault_fails_with_its_check_named() {
         emu.shutdown().await;
         judge(label, &report, check)
     });
-    let misses: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    let misses = at_most_8_at_once(runs).await;
     assert!(misses.is_empty(), "{} emulator mutants escaped:\n{}", misses.len(), misses.join("\n"));
 }
 
