@@ -267,3 +267,12 @@ pub(crate) fn emulator_file_etag(e: &RunningEmulator, video: &VideoId) -> String
         .map(|(_, v)| v.trim().to_owned())
         .unwrap_or_else(|| panic!("no ETag in {answer:?}"))
 }
+
+/// A loopback port that refuses connections for as long as the returned socket lives: bound,
+/// never listening, so no other test's server can take it (a dropped listener's port could).
+pub(crate) fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
+    (held, port)
+}

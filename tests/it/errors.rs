@@ -74,8 +74,7 @@ fn wrong_token_names_the_variable_never_the_value() {
 
 #[test]
 fn unreachable_server_is_a_failed_video_with_a_hint() {
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_held, port) = crate::common::refusing_port();
     let out = cfstream()
         .env("CLOUDFLARE_API_TOKEN", "x")
         .env("CLOUDFLARE_ACCOUNT_ID", "023e105f4ecef8ad9ca31a8372d0c353")
@@ -114,8 +113,7 @@ fn a_closed_pipe_ends_quietly() {
 
 #[test]
 fn failures_on_the_file_host_name_the_file_host() {
-    // A port that was just free: nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_held, closed) = crate::common::refusing_port();
     let server = MiniServer::start(move |req, conn, _| {
         let host = req.headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
         let origin = format!("http://{}", host.unwrap_or_default());

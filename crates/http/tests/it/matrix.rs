@@ -234,10 +234,10 @@ async fn the_operation_timeout_bounds_everything() {
 
 #[tokio::test(start_paused = true)]
 async fn connection_refused_is_a_retried_dispatch_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Bound, never listening: connections are refused and no other test can take the port.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     for op in Operation::ALL {
         let rec = Recorder::new();
         let client = builder(&format!("http://127.0.0.1:{port}/client/v4"))
