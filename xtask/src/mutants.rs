@@ -32,7 +32,7 @@ pub(crate) struct Args {
     /// Print the cargo-mutants commands instead of running them.
     #[arg(long)]
     dry_run: bool,
-    /// More arguments for cargo-mutants (after `--`).
+    /// More options for cargo-mutants itself, after `--` (for example `-- --jobs 2`).
     #[arg(last = true)]
     extra: Vec<OsString>,
 }
@@ -156,11 +156,9 @@ fn plan(args: &Args, diff_file: &Path) -> Vec<Vec<OsString>> {
         }
         v
     };
+    // Options of cargo-mutants itself (`--jobs 2`, `--re REGEX`, ...), not of `cargo test`.
     let with_extra = |mut v: Vec<OsString>| {
-        if !args.extra.is_empty() {
-            v.push("--".into());
-            v.extend(args.extra.iter().cloned());
-        }
+        v.extend(args.extra.iter().cloned());
         v
     };
     if args.changed {
@@ -211,8 +209,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut worst = ExitCode::SUCCESS;
     for run in runs {
         // cargo-mutants exits 2 when a mutant survived, 3 on a timeout: pass its verdict on.
+        // One build directory kept across runs (and shards): the scratch copy starts without
+        // target/ (`copy_target = false`), and rebuilding every dependency cost about 10
+        // minutes a run. Mutants build one at a time (`--jobs 1`, the default), so one
+        // directory is safe; cargo's lock serializes anything else.
         let status = Command::new(&cargo)
             .args(&run)
+            .env("CARGO_TARGET_DIR", root().join("target").join("mutants-build"))
             .current_dir(root())
             .status()
             .context("cannot run cargo mutants")?;
@@ -250,7 +253,7 @@ mod tests {
     fn changed_mutates_the_diff_and_places_select_their_files() {
         assert_eq!(
             planned(&["--changed", "--", "--jobs", "1"]),
-            ["mutants --output T/mutants/changed --in-diff /d.diff -- --jobs 1"]
+            ["mutants --output T/mutants/changed --in-diff /d.diff --jobs 1"]
         );
         assert_eq!(
             planned(&["--place", "validate", "--shard", "1/4"]),
