@@ -356,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_what_is_known_and_source_chains() {
+        let plain = Error::new(ErrorKind::Timeout, "slow");
+        assert_eq!(format!("{plain:?}"), r#"Error { kind: Timeout, message: "slow" }"#);
+        assert!(std::error::Error::source(&plain).is_none());
+        let once = Error::new(ErrorKind::Timeout, "slow").with_attempts(1);
+        assert_eq!(format!("{once:?}"), r#"Error { kind: Timeout, message: "slow", attempts: 1 }"#);
+        let io = Error::io("cannot write 'x'", std::io::Error::other("disk full"))
+            .with_status(503)
+            .with_attempts(3);
+        assert_eq!(
+            format!("{io:?}"),
+            r#"Error { kind: Io, message: "cannot write 'x'", status: 503, attempts: 3, source: Custom { kind: Other, error: "disk full" } }"#
+        );
+        let source = std::error::Error::source(&io).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk full"));
+    }
+
+    #[test]
     fn kinds_display_as_their_stable_names() {
         assert_eq!(ErrorKind::Timeout.to_string(), "timeout");
         assert_eq!(ErrorKind::NotRegularFile.to_string(), "not_regular_file");

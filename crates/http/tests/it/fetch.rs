@@ -146,6 +146,15 @@ async fn resume_false_starts_over_without_range() {
         .unwrap();
     assert!(!srv.heads()[0].to_ascii_lowercase().contains("range:"));
     assert_eq!(std::fs::read(&dest).unwrap(), *file);
+
+    // With no .part to drop, there is nothing to remove and nothing to fail on.
+    let fresh = dir.path().join("fresh.mp4");
+    client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(srv.url(&video())), &fresh, FetchOptions::default().resume(false))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&fresh).unwrap(), *file);
 }
 
 #[tokio::test]
