@@ -404,6 +404,7 @@ impl EmulatorBuilder {
             timeouts: self.timeouts,
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
+            files: Mutex::new(Default::default()),
             own_key: tokio::sync::OnceCell::new(),
         });
         if let Some(p) = shared.persist.clone() {
@@ -419,7 +420,7 @@ impl EmulatorBuilder {
             }
         }
         let (shutdown, rx) = watch::channel(false);
-        let app = router::app(shared.clone());
+        let app = router::admin_app(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, shared.clone(), rx));
         tracing::info!(%origin, "cfstream emulator listening");
         Ok(RunningEmulator { addr, origin, shared, shutdown, task: Some(task) })

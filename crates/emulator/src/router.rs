@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use cfstream_types::endpoint::match_path;
 use cfstream_types::{ErrorCode, Method, Operation};
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
+use tower::ServiceExt as _;
 use tracing::Instrument;
 
 use crate::api;
@@ -31,14 +31,14 @@ pub(crate) const SERVER: &str = "cfstream-emulator";
 /// The API's path prefix (the base URL's path).
 pub(crate) const PREFIX: &str = "/client/v4";
 
-/// The whole application: admin routes, then the file route and the API, under the observing
-/// middleware.
-pub(crate) fn app(shared: Arc<Shared>) -> Router {
+/// The admin routes (`/__emulator/...`), with the file route and the API as their fallback
+/// for the paths under `/__emulator/` that no admin route takes. Requests reach it through
+/// [`handle`].
+pub(crate) fn admin_app(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(admin::routes(shared.clone()))
         .fallback(dispatch)
         .method_not_allowed_fallback(admin_method_not_allowed)
-        .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)
 }
 
@@ -47,12 +47,15 @@ async fn admin_method_not_allowed(req: Request) -> Response {
     respond::method_not_allowed(req.method(), &[])
 }
 
-/// Bounds the request line and headers, logs the request on a span and records it.
-async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+/// Every request: bounds the request line and headers, answers it (the admin router for
+/// `/__emulator/` paths, [`dispatch`] directly for the rest: the API and file routes skip
+/// axum's routing and middleware layers, which cost more than the operations themselves),
+/// logs it on a span and records it.
+pub(crate) async fn handle(shared: Arc<Shared>, admin_app: Router, req: Request) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let path: String = loggable(full).chars().take(256).collect();
+    let path = cut(loggable(full), 256);
     let span = tracing::info_span!("request", method = %method, path = %path);
     let uri_len = full.len();
     let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
@@ -68,8 +71,13 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
             ErrorCode::InvalidRequest,
             format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
         )
+    } else if req.uri().path().starts_with(ADMIN_PREFIX) {
+        match admin_app.oneshot(req).instrument(span.clone()).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
     } else {
-        next.run(req).instrument(span.clone()).await
+        dispatch(State(shared.clone()), req).instrument(span.clone()).await
     };
     if uri_len > MAX_URI || header_len > MAX_HEADERS {
         // Whoever sends that much is better off on a fresh connection.
@@ -79,8 +87,19 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
-    shared.record(method.as_str(), &path, status);
+    shared.record(method, path, status);
     res
+}
+
+/// The path prefix of the admin routes.
+const ADMIN_PREFIX: &str = "/__emulator/";
+
+/// `text` cut to `max` characters, in one allocation.
+fn cut(text: std::borrow::Cow<'_, str>, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.into_owned(),
+    }
 }
 
 /// Everything the admin routes do not take: the file route, then the API.
