@@ -51,7 +51,13 @@ async fn admin_method_not_allowed(req: Request) -> Response {
 /// `/__emulator/` paths, [`dispatch`] directly for the rest: the API and file routes skip
 /// axum's routing and middleware layers, which cost more than the operations themselves),
 /// logs it on a span and records it.
-pub(crate) async fn handle(shared: Arc<Shared>, admin_app: Router, req: Request) -> Response {
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    admin_app: Router,
+    mut req: Request,
+    control: Arc<ConnControl>,
+    client: ClientAddr,
+) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -72,12 +78,15 @@ pub(crate) async fn handle(shared: Arc<Shared>, admin_app: Router, req: Request)
             format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
         )
     } else if req.uri().path().starts_with(ADMIN_PREFIX) {
+        // Only these pay for extensions: the admin router's fallback reads them.
+        req.extensions_mut().insert(control);
+        req.extensions_mut().insert(client);
         match admin_app.oneshot(req).instrument(span.clone()).await {
             Ok(res) => res,
             Err(never) => match never {},
         }
     } else {
-        dispatch(State(shared.clone()), req).instrument(span.clone()).await
+        dispatch_from(&shared, req, Some(control), Some(client)).instrument(span.clone()).await
     };
     if uri_len > MAX_URI || header_len > MAX_HEADERS {
         // Whoever sends that much is better off on a fresh connection.
@@ -102,9 +111,22 @@ fn cut(text: std::borrow::Cow<'_, str>, max: usize) -> String {
     }
 }
 
-/// Everything the admin routes do not take: the file route, then the API.
+/// Everything the admin routes do not take, as their fallback: the connection comes in the
+/// request's extensions.
 async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let control = req.extensions().get::<Arc<ConnControl>>().cloned();
+    let client = req.extensions().get::<ClientAddr>().copied();
+    dispatch_from(&shared, req, control, client).await
+}
+
+/// The file route, then the API. `control` and `client` are the request's connection and its
+/// peer (absent for requests that did not come through our accept loop).
+async fn dispatch_from(
+    shared: &Arc<Shared>,
+    req: Request,
+    control: Option<Arc<ConnControl>>,
+    client: Option<ClientAddr>,
+) -> Response {
     if files::route(req.uri().path()).is_some() {
         // The parts, not the request: a body is not `Sync`, so a borrowed request could not be
         // held across the fault's await.
@@ -113,10 +135,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             return respond::method_not_allowed(&parts.method, &["GET", "HEAD"]);
         }
         let fault = faults::draw(&shared.faults, FaultRoute::File);
-        return faults::apply(&fault, control, async { files::answer(&shared, &parts) }).await;
+        return faults::apply(&fault, control, async { files::answer(shared, &parts) }).await;
     }
     // Requests that did not come through our accept loop have no address: one bucket.
-    let client = req.extensions().get::<ClientAddr>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+    let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
     let key = auth::rate_key(req.headers(), &shared.credentials, client);
     let verdict = shared.limiter.check(key, Instant::now());
     let mut res = match verdict {
@@ -126,7 +148,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 "rate limited: more than {limit} requests in this window; retry in {reset_secs} s"
             ),
         ),
-        Verdict::Off | Verdict::Allowed { .. } => route_api(&shared, req, control).await,
+        Verdict::Off | Verdict::Allowed { .. } => route_api(shared, req, control).await,
     };
     let (limit, remaining, reset) = match verdict {
         Verdict::Off => return res,

@@ -111,11 +111,15 @@ async fn connection(
     let svc_control = control.clone();
     let client = admitted.client;
     let shared = admitted.shared.clone();
-    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let busy = svc_control.begin();
-        req.extensions_mut().insert(svc_control.clone());
-        req.extensions_mut().insert(client);
-        let answer = crate::router::handle(shared.clone(), app.clone(), req.map(Body::new));
+        let answer = crate::router::handle(
+            shared.clone(),
+            app.clone(),
+            req.map(Body::new),
+            svc_control.clone(),
+            client,
+        );
         async move {
             let res = answer.await;
             Ok::<_, std::convert::Infallible>(res.map(|b| Body::new(Tracked::new(b, busy))))
