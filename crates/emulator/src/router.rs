@@ -267,4 +267,14 @@ mod tests {
             "/client/v4/accounts/a/stream/b/token"
         );
     }
+
+    #[test]
+    fn logged_paths_are_cut_to_256_characters() {
+        let long = format!("/{}", "é".repeat(300));
+        let cut_long = cut(long.as_str().into(), 256);
+        assert_eq!(cut_long.chars().count(), 256);
+        assert_eq!(cut_long, long.chars().take(256).collect::<String>());
+        assert_eq!(cut("/short".into(), 256), "/short");
+        assert_eq!(cut("abc".into(), 3), "abc");
+    }
 }

@@ -377,3 +377,23 @@ impl Admin {
         view
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_entries_read_back_as_records() {
+        let entry = |method: Option<http::Method>, path: &str, status| Logged {
+            method,
+            path: path.to_owned(),
+            status,
+        };
+        let r = entry(Some(http::Method::POST), "/a?b", 201).record();
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("POST", "/a?b", 201));
+        let r = entry(None, "-", 400).record();
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("-", "-", 400));
+        let custom = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(entry(Some(custom), "/", 405).record().method, "PURGE");
+    }
+}
