@@ -52,6 +52,11 @@ impl FileContent {
         Self { key, header }
     }
 
+    /// The key the content is generated from (two files with the same key are the same).
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
     /// A strong validator for the content (used as the `ETag`).
     pub(crate) fn etag(&self, size: u64) -> String {
         format!("\"{:016x}-{size:x}\"", self.key)

@@ -120,7 +120,18 @@ pub(crate) fn answer(shared: &Shared, req: &http::request::Parts) -> Response {
             return res;
         }
     };
-    let body = if head { Body::empty() } else { stream(content, start, len) };
+    let body = if head {
+        Body::empty()
+    } else if let Some(whole) = shared.cached_file(&content, size) {
+        // `start + len <= size`, and a cached file has `size` bytes: the slice is in range.
+        let (from, to) = (usize::try_from(start), usize::try_from(start + len));
+        match (from, to) {
+            (Ok(from), Ok(to)) if to <= whole.len() => Body::from(whole.slice(from..to)),
+            _ => stream(content, start, len),
+        }
+    } else {
+        stream(content, start, len)
+    };
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(mime));

@@ -85,8 +85,9 @@
 //!   answers `result: "ok"` (a repeated DELETE must be idempotent, and Cloudflare's legacy
 //!   `DELETE .../downloads` is documented as a plain "turn off"). Delete of an unknown video
 //!   is still 404. `DELETE .../downloads` deletes the `default` download only, as the spec says.
-//! - The file route serves [`expected_file_bytes`] of [`EmulatorBuilder::file_size`] bytes,
-//!   streamed in 64 KiB chunks, with `Content-Length`, `Accept-Ranges: bytes`, `ETag`, a single
+//! - The file route serves [`expected_file_bytes`] of [`EmulatorBuilder::file_size`] bytes
+//!   (up to 16 MiB generated once and kept, larger ones streamed in 64 KiB chunks), with
+//!   `Content-Length`, `Accept-Ranges: bytes`, `ETag`, a single
 //!   `Range` (206 + `Content-Range`; 416 + `Content-Range: bytes */size` when unsatisfiable;
 //!   other forms are ignored), `?filename=NAME` (1 to 120 of `[A-Za-z0-9_-]`, else 400) as
 //!   `Content-Disposition: attachment; filename="NAME.mp4"`, 404 until the download is `ready`.
@@ -408,6 +409,7 @@ impl EmulatorBuilder {
             timeouts: self.timeouts,
             requests: AtomicU64::new(0),
             log: Mutex::new(Default::default()),
+            files: Mutex::new(Default::default()),
             own_key: tokio::sync::OnceCell::new(),
         });
         if let Some(p) = shared.persist.clone() {
@@ -423,7 +425,7 @@ impl EmulatorBuilder {
             }
         }
         let (shutdown, rx) = watch::channel(false);
-        let app = router::app(shared.clone());
+        let app = router::admin_app(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, shared.clone(), rx));
         tracing::info!(%origin, "cfstream emulator listening");
         Ok(RunningEmulator { addr, origin, shared, shutdown, task: Some(task) })

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use cfstream_types::endpoint::match_path;
 use cfstream_types::{ErrorCode, Method, Operation};
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
+use tower::ServiceExt as _;
 use tracing::Instrument;
 
 use crate::api;
@@ -31,14 +31,14 @@ pub(crate) const SERVER: &str = "cfstream-emulator";
 /// The API's path prefix (the base URL's path).
 pub(crate) const PREFIX: &str = "/client/v4";
 
-/// The whole application: admin routes, then the file route and the API, under the observing
-/// middleware.
-pub(crate) fn app(shared: Arc<Shared>) -> Router {
+/// The admin routes (`/__emulator/...`), with the file route and the API as their fallback
+/// for the paths under `/__emulator/` that no admin route takes. Requests reach it through
+/// [`handle`].
+pub(crate) fn admin_app(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(admin::routes(shared.clone()))
         .fallback(dispatch)
         .method_not_allowed_fallback(admin_method_not_allowed)
-        .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)
 }
 
@@ -47,12 +47,21 @@ async fn admin_method_not_allowed(req: Request) -> Response {
     respond::method_not_allowed(req.method(), &[])
 }
 
-/// Bounds the request line and headers, logs the request on a span and records it.
-async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+/// Every request: bounds the request line and headers, answers it (the admin router for
+/// `/__emulator/` paths, [`dispatch`] directly for the rest: the API and file routes skip
+/// axum's routing and middleware layers, which cost more than the operations themselves),
+/// logs it on a span and records it.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    admin_app: Router,
+    mut req: Request,
+    control: Arc<ConnControl>,
+    client: ClientAddr,
+) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let path: String = loggable(full).chars().take(256).collect();
+    let path = cut(loggable(full), 256);
     let span = tracing::info_span!("request", method = %method, path = %path);
     let uri_len = full.len();
     let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
@@ -68,8 +77,16 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
             ErrorCode::InvalidRequest,
             format!("request headers too large: {header_len} bytes, at most {MAX_HEADERS}"),
         )
+    } else if req.uri().path().starts_with(ADMIN_PREFIX) {
+        // Only these pay for extensions: the admin router's fallback reads them.
+        req.extensions_mut().insert(control);
+        req.extensions_mut().insert(client);
+        match admin_app.oneshot(req).instrument(span.clone()).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
     } else {
-        next.run(req).instrument(span.clone()).await
+        dispatch_from(&shared, req, Some(control), Some(client)).instrument(span.clone()).await
     };
     if uri_len > MAX_URI || header_len > MAX_HEADERS {
         // Whoever sends that much is better off on a fresh connection.
@@ -79,13 +96,37 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
-    shared.record(method.as_str(), &path, status);
+    shared.record(method, path, status);
     res
 }
 
-/// Everything the admin routes do not take: the file route, then the API.
+/// The path prefix of the admin routes.
+const ADMIN_PREFIX: &str = "/__emulator/";
+
+/// `text` cut to `max` characters, in one allocation.
+fn cut(text: std::borrow::Cow<'_, str>, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.into_owned(),
+    }
+}
+
+/// Everything the admin routes do not take, as their fallback: the connection comes in the
+/// request's extensions.
 async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let control = req.extensions().get::<Arc<ConnControl>>().cloned();
+    let client = req.extensions().get::<ClientAddr>().copied();
+    dispatch_from(&shared, req, control, client).await
+}
+
+/// The file route, then the API. `control` and `client` are the request's connection and its
+/// peer (absent for requests that did not come through our accept loop).
+async fn dispatch_from(
+    shared: &Arc<Shared>,
+    req: Request,
+    control: Option<Arc<ConnControl>>,
+    client: Option<ClientAddr>,
+) -> Response {
     if files::route(req.uri().path()).is_some() {
         // The parts, not the request: a body is not `Sync`, so a borrowed request could not be
         // held across the fault's await.
@@ -94,10 +135,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             return respond::method_not_allowed(&parts.method, &["GET", "HEAD"]);
         }
         let fault = faults::draw(&shared.faults, FaultRoute::File);
-        return faults::apply(&fault, control, async { files::answer(&shared, &parts) }).await;
+        return faults::apply(&fault, control, async { files::answer(shared, &parts) }).await;
     }
     // Requests that did not come through our accept loop have no address: one bucket.
-    let client = req.extensions().get::<ClientAddr>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+    let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
     let key = auth::rate_key(req.headers(), &shared.credentials, client);
     let verdict = shared.limiter.check(key, Instant::now());
     let mut res = match verdict {
@@ -107,7 +148,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 "rate limited: more than {limit} requests in this window; retry in {reset_secs} s"
             ),
         ),
-        Verdict::Off | Verdict::Allowed { .. } => route_api(&shared, req, control).await,
+        Verdict::Off | Verdict::Allowed { .. } => route_api(shared, req, control).await,
     };
     let (limit, remaining, reset) = match verdict {
         Verdict::Off => return res,
@@ -225,5 +266,15 @@ mod tests {
             loggable("/client/v4/accounts/a/stream/b/token"),
             "/client/v4/accounts/a/stream/b/token"
         );
+    }
+
+    #[test]
+    fn logged_paths_are_cut_to_256_characters() {
+        let long = format!("/{}", "é".repeat(300));
+        let cut_long = cut(long.as_str().into(), 256);
+        assert_eq!(cut_long.chars().count(), 256);
+        assert_eq!(cut_long, long.chars().take(256).collect::<String>());
+        assert_eq!(cut("/short".into(), 256), "/short");
+        assert_eq!(cut("abc".into(), 3), "abc");
     }
 }

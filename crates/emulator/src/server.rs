@@ -18,7 +18,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::ServiceExt;
 
 use crate::conn::{ClientAddr, ConnControl, Tracked};
 use crate::input::{MAX_HEADERS, MAX_URI};
@@ -83,7 +82,7 @@ fn refuse(stream: &TcpStream, shared: &Shared) {
     out.extend_from_slice(&body);
     // A fresh socket's send buffer takes this at once; if not, the client sees the close.
     let _ = stream.try_write(&out);
-    shared.record("-", "-", 503);
+    shared.record_unparsed(503);
 }
 
 /// An admitted connection: forgotten by the registry when its task ends, however it ends.
@@ -111,12 +110,20 @@ async fn connection(
     let io = TokioIo::new(GuardedIo::new(stream, control.clone(), admitted.shared.clone()));
     let svc_control = control.clone();
     let client = admitted.client;
-    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+    let shared = admitted.shared.clone();
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let busy = svc_control.begin();
-        req.extensions_mut().insert(svc_control.clone());
-        req.extensions_mut().insert(client);
-        let answer = app.clone().oneshot(req.map(Body::new));
-        async move { answer.await.map(|res| res.map(|b| Body::new(Tracked::new(b, busy)))) }
+        let answer = crate::router::handle(
+            shared.clone(),
+            app.clone(),
+            req.map(Body::new),
+            svc_control.clone(),
+            client,
+        );
+        async move {
+            let res = answer.await;
+            Ok::<_, std::convert::Infallible>(res.map(|b| Body::new(Tracked::new(b, busy))))
+        }
     });
     let conn =
         hyper::server::conn::http1::Builder::new().max_buf_size(MAX_BUF).serve_connection(io, svc);
@@ -209,21 +216,22 @@ impl Drop for GuardedIo {
 /// instead.
 fn rewrite(buf: &[u8]) -> Option<(u16, Vec<u8>)> {
     let rest = buf.strip_prefix(b"HTTP/1.1 ").or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
-    let status: u16 = std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()?;
-    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(buf.len());
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    if head.contains("\r\nserver:") {
-        return None;
-    }
-    let (reason, message) = match status {
-        400 => ("Bad Request", "the request is not valid HTTP/1.1".to_owned()),
-        414 => ("URI Too Long", format!("request path too long: at most {MAX_URI} bytes")),
-        431 => (
+    // Every answer passes here: the status decides before anything is searched or allocated.
+    let (reason, message) = match rest.get(..4)? {
+        b"400 " => ("Bad Request", "the request is not valid HTTP/1.1".to_owned()),
+        b"414 " => ("URI Too Long", format!("request path too long: at most {MAX_URI} bytes")),
+        b"431 " => (
             "Request Header Fields Too Large",
             format!("request headers too large: at most {MAX_HEADERS} bytes"),
         ),
         _ => return None,
     };
+    let status: u16 = std::str::from_utf8(&rest[..3]).ok()?.parse().ok()?;
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if head.contains("\r\nserver:") {
+        return None;
+    }
     let body = serde_json::to_vec(&Envelope::<()>::failure(vec![ApiMessage::new(
         ErrorCode::InvalidRequest,
         message,
@@ -269,13 +277,38 @@ impl AsyncWrite for GuardedIo {
                 status,
                 "request could not be parsed: answered with the failure envelope"
             );
-            this.shared.record("-", "-", status);
+            this.shared.record_unparsed(status);
             this.pending = Some((answer, 0));
             this.rewritten = true;
             ready!(this.drain(cx))?;
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    // Vectored, so that hyper writes an answer's head and its body's `Bytes` without first
+    // copying the body into its own buffer.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_some() || this.rewritten {
+            // Rare: the plain path handles the rewritten answer, one slice at a time.
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+            return Pin::new(this).poll_write(cx, first);
+        }
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && rewrite(first).is_some()
+        {
+            return Pin::new(this).poll_write(cx, first);
+        }
+        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

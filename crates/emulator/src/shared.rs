@@ -1,22 +1,30 @@
 //! The state every request handler and the [`Admin`] handle share, and the [`Admin`] handle
 //! itself.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use cfstream_types::{AccountId, Credentials, DownloadStatus, DownloadType, Downloads, VideoId};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::Progress;
 use crate::conn::{Registry, Timeouts};
+use crate::content::FileContent;
 use crate::error::{Error, ErrorKind};
 use crate::faults::{FaultPlan, Faults};
 use crate::persist::Persister;
 use crate::ratelimit::Limiter;
 use crate::seed::{DEFAULT_DURATION_SECS, Seed, VideoInfo};
 use crate::state::Store;
+
+/// The largest file kept in memory once generated; larger ones are generated as they stream.
+pub(crate) const CACHED_FILE_MAX: u64 = 16 * 1024 * 1024;
+
+/// How many generated files are kept (past it the cache starts over).
+pub(crate) const CACHED_FILES: usize = 8;
 
 /// How many requests the log keeps (the oldest go first).
 const LOG_CAPACITY: usize = 4096;
@@ -31,6 +39,25 @@ pub struct RequestRecord {
     pub path: String,
     /// The status answered.
     pub status: u16,
+}
+
+/// One entry of the request log, as kept (a [`RequestRecord`] once read).
+#[derive(Debug)]
+pub(crate) struct Logged {
+    /// `None`: the request could not be parsed (`-`).
+    method: Option<http::Method>,
+    path: String,
+    status: u16,
+}
+
+impl Logged {
+    fn record(&self) -> RequestRecord {
+        RequestRecord {
+            method: self.method.as_ref().map_or("-", |m| m.as_str()).to_owned(),
+            path: self.path.clone(),
+            status: self.status,
+        }
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -58,7 +85,10 @@ pub(crate) struct Shared {
     /// Held while a change is made and saved, so saves happen one at a time, in order.
     pub(crate) writer: Mutex<()>,
     pub(crate) requests: AtomicU64,
-    pub(crate) log: Mutex<VecDeque<RequestRecord>>,
+    pub(crate) log: Mutex<VecDeque<Logged>>,
+    /// Generated files of at most [`CACHED_FILE_MAX`] bytes, by content key, generated once
+    /// and then served as slices of one shared buffer (at most [`CACHED_FILES`] of them).
+    pub(crate) files: Mutex<HashMap<u64, Bytes>>,
     /// The emulator's own signing key (see [`crate::signing`]), made on first use.
     pub(crate) own_key: tokio::sync::OnceCell<crate::signing::OwnKey>,
 }
@@ -150,13 +180,49 @@ impl Shared {
         }
     }
 
-    pub(crate) fn record(&self, method: &str, path: &str, status: u16) {
+    /// The whole generated file of `content` (`size` bytes), from the cache or generated now,
+    /// if it is small enough to keep ([`CACHED_FILE_MAX`]).
+    pub(crate) fn cached_file(&self, content: &FileContent, size: u64) -> Option<Bytes> {
+        if size > CACHED_FILE_MAX {
+            return None;
+        }
+        if let Some(bytes) = lock(&self.files).get(&content.key()) {
+            return Some(bytes.clone());
+        }
+        // Generated outside the lock: two requests racing both generate the same bytes.
+        let mut buf = vec![0; usize::try_from(size).ok()?];
+        content.fill(0, &mut buf);
+        let bytes = Bytes::from(buf);
+        let mut files = lock(&self.files);
+        if files.len() >= CACHED_FILES {
+            files.clear();
+        }
+        files.insert(content.key(), bytes.clone());
+        Some(bytes)
+    }
+
+    /// Counts and logs one answered request. The path is moved in, and the method kept as
+    /// `http::Method` (whose standard values are not allocated): one allocation per request,
+    /// made before the lock is taken.
+    pub(crate) fn record(&self, method: http::Method, path: String, status: u16) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let entry = Logged { method: Some(method), path, status };
         let mut log = lock(&self.log);
         if log.len() >= LOG_CAPACITY {
             log.pop_front();
         }
-        log.push_back(RequestRecord { method: method.to_owned(), path: path.to_owned(), status });
+        log.push_back(entry);
+    }
+
+    /// Counts and logs a request that could not be parsed (or was refused before it was).
+    pub(crate) fn record_unparsed(&self, status: u16) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let entry = Logged { method: None, path: "-".to_owned(), status };
+        let mut log = lock(&self.log);
+        if log.len() >= LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(entry);
     }
 }
 
@@ -270,7 +336,7 @@ impl Admin {
 
     /// The latest answered requests, oldest first (at most 4096).
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.shared.log).iter().cloned().collect()
+        lock(&self.shared.log).iter().map(Logged::record).collect()
     }
 
     /// Every video, account by account.
@@ -309,5 +375,25 @@ impl Admin {
             );
         }
         view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_entries_read_back_as_records() {
+        let entry = |method: Option<http::Method>, path: &str, status| Logged {
+            method,
+            path: path.to_owned(),
+            status,
+        };
+        let r = entry(Some(http::Method::POST), "/a?b", 201).record();
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("POST", "/a?b", 201));
+        let r = entry(None, "-", 400).record();
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("-", "-", 400));
+        let custom = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(entry(Some(custom), "/", 405).record().method, "PURGE");
     }
 }

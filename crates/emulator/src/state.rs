@@ -68,19 +68,50 @@ pub(crate) struct Store {
     pub(crate) total: Duration,
     /// `http://host:port`, the origin of download URLs.
     pub(crate) origin: String,
+    /// Each video's download URLs (default, audio), parsed once rather than on every list.
+    urls: HashMap<VideoId, [Option<Url>; 2]>,
 }
 
 impl Store {
     /// A store holding `accounts` (a seed's, or a state file's).
     pub(crate) fn new(accounts: Vec<Account>, total: Duration, origin: String) -> Self {
         let index = index_of(&accounts);
-        Store { accounts, index, next_video: 0, version: 0, total, origin }
+        let mut store = Store {
+            accounts,
+            index,
+            next_video: 0,
+            version: 0,
+            total,
+            origin,
+            urls: HashMap::new(),
+        };
+        store.remember_urls();
+        store
+    }
+
+    /// Fills the URL cache for every video.
+    fn remember_urls(&mut self) {
+        let ids: Vec<VideoId> =
+            self.accounts.iter().flat_map(|a| a.videos.iter().map(|v| v.id.clone())).collect();
+        self.urls.clear();
+        for id in ids {
+            self.remember_url(id);
+        }
+    }
+
+    fn remember_url(&mut self, id: VideoId) {
+        let urls = [
+            self.parse_file_url(&id, &DownloadType::Default),
+            self.parse_file_url(&id, &DownloadType::Audio),
+        ];
+        self.urls.insert(id, urls);
     }
 
     /// Back to `accounts` (the seed's): no downloads, fresh generated ids.
     pub(crate) fn reset(&mut self, accounts: &[Account]) {
         self.accounts = accounts.to_vec();
         self.index = index_of(&self.accounts);
+        self.remember_urls();
         self.next_video = 0;
         self.version += 1;
     }
@@ -113,6 +144,18 @@ impl Store {
 
     /// The URL a download is served at.
     pub(crate) fn file_url(&self, video: &VideoId, t: &DownloadType) -> Option<Url> {
+        let slot = match t {
+            DownloadType::Default => 0,
+            DownloadType::Audio => 1,
+            _ => return self.parse_file_url(video, t),
+        };
+        match self.urls.get(video) {
+            Some(urls) => urls[slot].clone(),
+            None => self.parse_file_url(video, t),
+        }
+    }
+
+    fn parse_file_url(&self, video: &VideoId, t: &DownloadType) -> Option<Url> {
         let name = t.file_name()?;
         Url::parse(&format!("{}/{video}/downloads/{name}", self.origin)).ok()
     }
@@ -281,6 +324,7 @@ impl Store {
     ) -> VideoInfo {
         let video = Video::new(id, ready_to_stream, duration_secs);
         let info = video.info(account);
+        self.remember_url(video.id.clone());
         if !self.index.contains_key(account) {
             self.index.insert(account.clone(), (self.accounts.len(), HashMap::new()));
             self.accounts.push(Account::new(account.clone()));
