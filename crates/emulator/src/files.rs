@@ -49,8 +49,13 @@ pub(crate) fn allows(method: &http::Method) -> bool {
     method == http::Method::GET || method == http::Method::HEAD
 }
 
-/// The answer to a GET or HEAD of `/<uid>/downloads/<file>`.
-pub(crate) fn answer(shared: &Shared, req: &http::request::Parts) -> Response {
+/// The answer to a GET or HEAD of `/<uid>/downloads/<file>` from `client` (the peer's
+/// address, which a signed token's `accessRules` judge; `None` off the accept loop).
+pub(crate) fn answer(
+    shared: &Shared,
+    req: &http::request::Parts,
+    client: Option<std::net::IpAddr>,
+) -> Response {
     let Some((uid, file)) = route(req.uri.path()) else { return not_found() };
     let head = req.method == http::Method::HEAD;
     let t = match file {
@@ -66,7 +71,6 @@ pub(crate) fn answer(shared: &Shared, req: &http::request::Parts) -> Response {
             video
         }
         Err(_) if crate::signing::looks_like_token(uid) => {
-            let client = req.extensions.get::<crate::conn::ClientAddr>().map(|c| c.0);
             match crate::signing::verify(shared, uid, crate::signing::unix_now(), client) {
                 Ok(video) => video,
                 Err(refusal) => {

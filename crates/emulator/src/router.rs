@@ -135,7 +135,8 @@ async fn dispatch_from(
             return respond::method_not_allowed(&parts.method, &["GET", "HEAD"]);
         }
         let fault = faults::draw(&shared.faults, FaultRoute::File);
-        return faults::apply(&fault, control, async { files::answer(shared, &parts) }).await;
+        let peer = client.map(|c| c.0);
+        return faults::apply(&fault, control, async { files::answer(shared, &parts, peer) }).await;
     }
     // Requests that did not come through our accept loop have no address: one bucket.
     let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
