@@ -480,6 +480,20 @@ mod tests {
     use proptest::prelude::*;
     use reqwest::header::HeaderValue;
 
+    #[test]
+    fn retry_config_debug_names_every_setting() {
+        let d = RetryConfig::default().max_attempts(4);
+        assert_eq!(
+            format!("{d:?}"),
+            format!(
+                "RetryConfig {{ max_attempts: 4, initial_backoff: {:?}, max_backoff: {:?}, bucket_capacity: {}, jitter: \"full\" }}",
+                d.initial_backoff, d.max_backoff, d.bucket_capacity
+            )
+        );
+        let custom = RetryConfig::default().jitter(|c| c);
+        assert!(format!("{custom:?}").ends_with(r#"jitter: "custom" }"#), "{custom:?}");
+    }
+
     proptest! {
         /// Backoff never exceeds its ceiling, ceilings never shrink as retries go on and never
         /// pass the configured maximum.
