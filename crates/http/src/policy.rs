@@ -615,6 +615,10 @@ mod tests {
         assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(12)));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("1700000045"));
         assert_eq!(server_delay(&h, now, true), Some(Duration::from_secs(45)));
+        // Up to a billion, a number of seconds; beyond it, a Unix time.
+        let mut b = HeaderMap::new();
+        b.insert("x-ratelimit-reset", HeaderValue::from_static("1000000000"));
+        assert_eq!(server_delay(&b, now, true), Some(Duration::from_secs(1_000_000_000)));
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(
             server_delay(&h, now, true),
@@ -638,6 +642,10 @@ mod tests {
                 + Duration::from_secs(w).as_nanos() / q.replenish_interval().as_nanos();
             assert!(in_window <= n as u128, "{n}/{w}s allows {in_window}");
         }
+        let q = RateLimit::per(100, Duration::from_secs(10)).burst(7).quota().unwrap().unwrap();
+        assert_eq!(q.burst_size().get(), 7);
+        assert_eq!(q.replenish_interval(), Duration::from_secs(10) / 93);
+        assert!(RateLimit::unlimited().burst(7).quota().unwrap().is_none());
         assert!(RateLimit::per(0, Duration::from_secs(1)).quota().is_err());
         assert!(RateLimit::per(5, Duration::ZERO).quota().is_err());
         assert!(RateLimit::unlimited().quota().unwrap().is_none());
