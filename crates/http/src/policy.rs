@@ -646,6 +646,9 @@ mod tests {
         assert_eq!(q.burst_size().get(), 7);
         assert_eq!(q.replenish_interval(), Duration::from_secs(10) / 93);
         assert!(RateLimit::unlimited().burst(7).quota().unwrap().is_none());
+        let shown = |r: &RateLimit| format!("{:?}", Limiter::new(r).unwrap());
+        assert_eq!(shown(&RateLimit::unlimited()), "Limiter { limited: false }");
+        assert_eq!(shown(&RateLimit::default()), "Limiter { limited: true }");
         assert!(RateLimit::per(0, Duration::from_secs(1)).quota().is_err());
         assert!(RateLimit::per(5, Duration::ZERO).quota().is_err());
         assert!(RateLimit::unlimited().quota().unwrap().is_none());
