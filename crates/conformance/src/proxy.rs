@@ -461,7 +461,7 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let upstream = match sent {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(method = %parts.method, path = %shown_path, error = %e, "upstream call failed");
+            tracing::warn!(method = %parts.method, path = %shown_path, error = %cfstream_types::signed::redact_token_segments(&e.to_string()), "upstream call failed");
             return envelope(
                 StatusCode::BAD_GATEWAY,
                 1502,
@@ -475,7 +475,7 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let answer = match upstream.bytes().await {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!(method = %parts.method, path = %shown_path, error = %e, "upstream body failed");
+            tracing::warn!(method = %parts.method, path = %shown_path, error = %cfstream_types::signed::redact_token_segments(&e.to_string()), "upstream body failed");
             return envelope(StatusCode::BAD_GATEWAY, 1502, "the upstream answer was cut short");
         }
     };

@@ -415,3 +415,57 @@ async fn signing_secrets_are_redacted_from_what_the_proxy_reports() {
     assert!(!all.contains(request_pem) && !all.contains(pem) && !all.contains(jwk), "{all}");
     proxy.shutdown().await.unwrap();
 }
+
+/// Warnings of every test in this binary, from the first call on (a global subscriber: a
+/// thread-local one misses callsites whose interest other tests cached first).
+fn warnings() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    #[derive(Clone)]
+    struct Into(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Into {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = Into(log.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        log
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn a_signed_file_url_through_the_proxy_never_logs_its_token() {
+    let log = warnings();
+    // The upstream refuses connections: the proxy logs the failed call with its path.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let upstream = format!("http://{}/client/v4", held.local_addr().unwrap());
+    let proxy = RunningProxy::start(ProxyOptions::new(
+        upstream.parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    ))
+    .await
+    .unwrap();
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    let mut origin = proxy.base_url().clone();
+    origin.set_path(&format!("/{token}/downloads/default.mp4"));
+    let resp = reqwest::get(origin).await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("path=/[redacted]/downloads/default.mp4"), "{text}");
+    assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
+    proxy.shutdown().await.unwrap();
+}
