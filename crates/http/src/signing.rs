@@ -647,7 +647,14 @@ mod tests {
             signed_url(&url, &SignedToken::new("a.b.c")).unwrap().as_str(),
             "https://customer-abc.cloudflarestream.com/a.b.c/downloads/default.mp4?filename=clip"
         );
-        for bad in ["https://h/x/default.mp4", "https://h/v/uploads/default.mp4", "https://h/"] {
+        // An empty video or file segment is no download URL either.
+        for bad in [
+            "https://h/x/default.mp4",
+            "https://h/v/uploads/default.mp4",
+            "https://h/",
+            "https://h//downloads/default.mp4",
+            "https://h/ea95132c15732412d22c1476fa83f27a/downloads/",
+        ] {
             let e = signed_url(&Url::parse(bad).unwrap(), &token()).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Build);
             assert_eq!(
