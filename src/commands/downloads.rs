@@ -9,17 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use cfstream_http::{Client, FetchOptions, RateLimit, Reporter, RetryConfig, Signing, WaitOptions};
-use cfstream_types::{AccountId, DEFAULT_BASE_URL, Download, DownloadType, VideoId};
+use cfstream_http::{Client, FetchOptions, Reporter, Signing, WaitOptions};
+use cfstream_types::{AccountId, Download, DownloadType, VideoId};
 use futures::StreamExt as _;
 
-use crate::cli::{Downloads, Global, RateSetting};
-use crate::env;
+use crate::cli::{Downloads, Global};
 use crate::errors::{ExitStatus, Failure, FailureKind, FileHostContext, Hint, Setting};
 use crate::input::{self, Selection};
 use crate::output::{self, Outcome, Summary, VideoResult};
 use crate::progress::{Progress, VideoBar};
-use crate::sanitize;
 
 /// What to do to each video.
 #[derive(Debug, Clone)]
@@ -127,22 +125,9 @@ impl Ctx {
 pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitStatus> {
     let command = cmd.name();
     let batch = cmd.batch();
-    let account = global.account()?;
-    let creds = env::credentials(env::process)?;
-    // From here on, a server that echoes them back cannot get them printed.
-    sanitize::register(&creds.credentials);
-    let base_url = global.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let rate_limit = match batch.rate_limit {
-        RateSetting::Per(r) => RateLimit::per(r.count, r.period),
-        RateSetting::Off => RateLimit::unlimited(),
-    };
-    let client = Client::builder()
-        .credentials(creds.credentials.clone())
-        .base_url(&base_url)
-        .rate_limit(rate_limit)
-        .retry(RetryConfig::default().max_attempts(batch.max_attempts))
-        .build()
-        .map_err(|e| anyhow::Error::new(e).context("could not set up the API client"))?;
+    // From here on, a server that echoes the credentials back cannot get them printed.
+    let (client, account, setting) =
+        super::url::client(global, batch.rate_limit, batch.max_attempts)?;
     let selection = input::read(&batch.videos, &batch.from, || Box::new(std::io::stdin().lock()))?;
     report_bad_inputs(global, &selection)?;
     if selection.videos.is_empty() {
@@ -168,11 +153,6 @@ pub(crate) async fn run(global: &Global, cmd: Downloads) -> anyhow::Result<ExitS
             sign: !a.no_sign,
         }),
         Downloads::Url(_) => anyhow::bail!("`downloads url` is run by commands::url"),
-    };
-    let setting = Setting {
-        account: account.to_string(),
-        base_url: client.base_url().to_string(),
-        credential_vars: creds.vars,
     };
     let ctx = Arc::new(Ctx { client, account, op, setting, auth_failed: AtomicBool::new(false) });
     let total = selection.videos.len();
