@@ -12,6 +12,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use crate::client::{Client, Inner};
 use crate::error::Error;
 use crate::policy::{Limiter, RateLimit, RetryConfig, TokenBucket};
+use crate::redact::credential_secrets;
 use crate::reporter::{NoopReporter, Reporter};
 use crate::signing::TokenCache;
 
@@ -220,6 +221,7 @@ impl ClientBuilder {
                 limiter,
                 reporter: self.reporter.unwrap_or_else(|| Arc::new(NoopReporter)),
                 tokens: TokenCache::default(),
+                secrets: credential_secrets(&credentials),
             }),
         })
     }
@@ -254,6 +256,60 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
+    /// Each setting reaches the client it builds (and the defaults hold when unset); the
+    /// builder's `Debug` shows every setting but names only the credentials' scheme.
+    #[test]
+    fn every_setting_reaches_the_client_and_debug_hides_the_secret() {
+        let builder = Client::builder()
+            .credentials(Credentials::token("s3cr3t-token"))
+            .base_url("http://127.0.0.1:9/client/v4")
+            .connect_timeout(Duration::from_secs(3))
+            .attempt_timeout(Duration::from_secs(4))
+            .operation_timeout(Duration::from_secs(5))
+            .user_agent("probe/1");
+        assert_eq!(
+            format!("{builder:?}"),
+            "ClientBuilder { credentials: Some(\"api token\"), \
+             base_url: Some(\"http://127.0.0.1:9/client/v4\"), connect_timeout: Some(Some(3s)), \
+             attempt_timeout: Some(Some(4s)), operation_timeout: Some(Some(5s)), retry: None, \
+             rate_limit: None, user_agent: Some(\"probe/1\"), .. }"
+        );
+        let set = builder.build().unwrap();
+        let i = &set.inner;
+        assert_eq!(i.base.as_str(), "http://127.0.0.1:9/client/v4");
+        assert_eq!(
+            (i.connect_timeout, i.attempt_timeout, i.operation_timeout),
+            (
+                Some(Duration::from_secs(3)),
+                Some(Duration::from_secs(4)),
+                Some(Duration::from_secs(5))
+            )
+        );
+        assert_eq!(i.user_agent, "probe/1");
+
+        let defaults = Client::builder().credentials(Credentials::token("t")).build().unwrap();
+        let d = &defaults.inner;
+        assert_eq!(d.base.as_str(), DEFAULT_BASE_URL);
+        assert_eq!(
+            (d.connect_timeout, d.attempt_timeout, d.operation_timeout),
+            (
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(120))
+            )
+        );
+        assert_eq!(d.user_agent, concat!("cfstream/", env!("CARGO_PKG_VERSION")));
+
+        let off = Client::builder()
+            .credentials(Credentials::token("t"))
+            .connect_timeout(Duration::from_secs(3))
+            .without_timeouts()
+            .build()
+            .unwrap();
+        let o = &off.inner;
+        assert_eq!((o.connect_timeout, o.attempt_timeout, o.operation_timeout), (None, None, None));
+    }
+
     #[test]
     fn base_urls_are_checked() {
         assert!(parse_base_url("http://127.0.0.1:8080/client/v4").is_ok());
@@ -261,6 +317,9 @@ mod tests {
             ("not a url", "invalid base url 'not a url'"),
             ("ftp://x/y", "scheme"),
             ("http://u:hunter2@x/", "credentials"),
+            ("http://u@x/", "credentials"),
+            ("http://:hunter2@x/", "credentials"),
+            ("http://x/#f", "fragment"),
             ("http://x/?a=b", "query"),
         ] {
             let e = parse_base_url(bad).unwrap_err();

@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind};
 use crate::policy::{
     Deadline, Limiter, MAX_SERVER_DELAY, Retries, RetryConfig, TokenBucket, server_delay,
 };
+use crate::redact::without_secrets;
 use crate::reporter::Reporter;
 use crate::signing::TokenCache;
 
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) reporter: Arc<dyn Reporter>,
     /// The tokens `fetch` obtained for signed videos, reused until shortly before they expire.
     pub(crate) tokens: TokenCache,
+    /// The token or key, kept out of every error (a server may echo them).
+    pub(crate) secrets: Vec<String>,
 }
 
 impl fmt::Debug for Client {
@@ -345,6 +348,7 @@ impl Client {
                 tracing::Span::current().record("status", raw.status);
                 stats.last_status.store(u32::from(raw.status), Ordering::Relaxed);
                 parse(&raw).map_err(|e| {
+                    let e = without_secrets(e, &i.secrets);
                     let throttled = matches!(e.status(), Some(429 | 503));
                     let hint = || server_delay(&raw.headers, SystemTime::now(), raw.status == 429);
                     e.with_retry_after(if throttled { hint() } else { None })

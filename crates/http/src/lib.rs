@@ -80,6 +80,7 @@ mod downloads;
 mod error;
 mod fetch;
 mod policy;
+mod redact;
 mod reporter;
 mod signing;
 mod wait;

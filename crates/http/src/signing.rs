@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::client::{Call, RawResponse, Tag};
 use crate::downloads::{DownloadsApi, finish};
 use crate::error::{Error, ErrorKind};
+use crate::redact::without_secrets;
 
 /// The environment variable holding a local signing key's id.
 pub const ENV_SIGNING_KEY_ID: &str = "CFSTREAM_SIGNING_KEY_ID";
@@ -367,56 +368,6 @@ fn secrets_in(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// What a secret is replaced with in an error.
-const REDACTED: &str = "[redacted]";
-/// The shortest start of a secret replaced where the body snippet cut it.
-const CUT_MIN: usize = 8;
-
-/// `text` with every one of `secrets` replaced, and a secret's start (at least [`CUT_MIN`]
-/// characters) at the very end, where a snippet may have cut it.
-fn redact_text(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        out = out.replace(s.as_str(), REDACTED);
-    }
-    for s in secrets {
-        let cut = (CUT_MIN.min(s.len())..s.len())
-            .rev()
-            .filter(|&at| s.is_char_boundary(at))
-            .find(|&at| out.ends_with(&s[..at]));
-        if let Some(at) = cut {
-            out.truncate(out.len() - at);
-            out.push_str(REDACTED);
-            break;
-        }
-    }
-    out
-}
-
-/// `e` without `secrets` in its message, body snippet or the envelope's messages: an error
-/// about a signed-URL answer is shown, logged and kept, and a token or private key must not be
-/// (the caller's own credentials never reach an error in the first place).
-fn without_secrets(mut e: Error, secrets: &[String]) -> Error {
-    if secrets.is_empty() {
-        return e;
-    }
-    let inner = &mut e.inner;
-    inner.message = redact_text(&inner.message, secrets);
-    if let Some(body) = &inner.body {
-        let text = String::from_utf8_lossy(body);
-        let redacted = redact_text(&text, secrets);
-        if redacted != text {
-            inner.body = Some(Bytes::from(redacted));
-        }
-    }
-    if let Some(api) = &mut inner.api {
-        for m in api.errors.iter_mut().chain(api.messages.iter_mut()) {
-            m.message = redact_text(&m.message, secrets);
-        }
-    }
-    e
-}
-
 /// A success whose envelope must carry a `result`.
 fn required_result<T>(
     raw: &RawResponse,
@@ -589,6 +540,7 @@ pub(crate) async fn obtain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::redact_text;
     use proptest::prelude::*;
 
     fn token() -> SignedToken {

@@ -308,3 +308,28 @@ async fn success_true_on_a_4xx_is_an_invalid_response_not_a_result() {
         assert_eq!(requests(&server).await, 1, "{op}");
     }
 }
+
+/// An API answer is read whole up to 8 MiB (JSON padded with whitespace to exactly that size
+/// parses), and one byte more is refused as an invalid response, without being parsed.
+#[tokio::test(start_paused = true)]
+async fn api_answers_are_read_up_to_8_mib_and_refused_beyond() {
+    const LIMIT: usize = 8 * 1024 * 1024;
+    for (size, accepted) in [(LIMIT, true), (LIMIT + 1, false)] {
+        let mut body = LIST_NEWEST.to_owned();
+        body.push_str(&" ".repeat(size - body.len()));
+        assert_eq!(body.len(), size);
+        let server = mock_server().await;
+        mount(&server, Operation::List, json(200, &body), None).await;
+        let client = builder(&base(&server)).build().unwrap();
+        let out = call(&client, Operation::List).await;
+        if accepted {
+            let d = out.unwrap_or_else(|e| panic!("{size} bytes: {e}")).unwrap();
+            assert!(d.default.unwrap().is_ready());
+        } else {
+            let e = out.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+            assert!(e.to_string().contains("response body larger than 8388608 bytes"), "{e}");
+        }
+        assert_eq!(requests(&server).await, 1, "{size} bytes: never retried");
+    }
+}

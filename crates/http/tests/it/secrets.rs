@@ -113,3 +113,47 @@ async fn no_secret_in_debug_display_errors_or_traces() {
         assert!(!traces.contains(secret), "{secret} leaked in traces");
     }
 }
+
+/// A server that echoes the caller's token or key (in the envelope's errors and messages, in a
+/// plain-text body, or cut at the end of the body snippet) gets it redacted from every part of
+/// the error: its `Display`, `Debug`, the API failure's messages and the body snippet.
+#[tokio::test(start_paused = true)]
+async fn a_server_echoing_the_credentials_never_gets_them_printed() {
+    for (creds, secret) in [(Credentials::token(TOKEN), TOKEN), (Credentials::key(EMAIL, KEY), KEY)]
+    {
+        let envelope = format!(
+            r#"{{"success":false,"errors":[{{"code":10000,"message":"Authentication error: {secret} is not valid"}}],"messages":[{{"code":1,"message":"you sent {secret}"}}],"result":null}}"#
+        );
+        let plain = format!("bad credential header {secret}");
+        let cut = format!("header ended with {}", &secret[..10]);
+        let answers = [
+            (403, envelope.as_str(), "application/json"),
+            (400, plain.as_str(), "text/plain"),
+            (400, cut.as_str(), "text/plain"),
+        ];
+        for (status, body, content_type) in answers {
+            let server = mock_server().await;
+            Mock::given(method("GET"))
+                .and(path(op_path(Operation::List)))
+                .respond_with(
+                    ResponseTemplate::new(status)
+                        .set_body_raw(body.as_bytes().to_vec(), content_type),
+                )
+                .mount(&server)
+                .await;
+            let client = builder(&base(&server)).credentials(creds.clone()).build().unwrap();
+            let e = call(&client, Operation::List).await.unwrap_err();
+            assert_eq!(e.status(), Some(status));
+            let mut seen = chain(&e);
+            let snippet = String::from_utf8_lossy(e.body_snippet().unwrap()).into_owned();
+            assert!(snippet.contains("[redacted]"), "{snippet}");
+            seen.push_str(&snippet);
+            if let Some(api) = e.api_failure() {
+                assert_eq!(api.errors[0].message, "Authentication error: [redacted] is not valid");
+                assert_eq!(api.messages[0].message, "you sent [redacted]");
+                assert_eq!(api.errors[0].code, 10000, "the code is kept");
+            }
+            assert!(!seen.contains(&secret[..10]), "{secret} leaked in:\n{seen}");
+        }
+    }
+}
