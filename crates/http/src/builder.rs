@@ -286,6 +286,14 @@ mod tests {
             )
         );
         assert_eq!(i.user_agent, "probe/1");
+        assert_eq!(
+            format!("{set:?}"),
+            "Client { base_url: \"http://127.0.0.1:9/client/v4\", credentials: \"api token\", \
+             user_agent: \"probe/1\", connect_timeout: Some(3s), attempt_timeout: Some(4s), \
+             operation_timeout: Some(5s), retry: RetryConfig { max_attempts: 4, \
+             initial_backoff: 1s, max_backoff: 20s, bucket_capacity: 500, jitter: \"full\" }, \
+             limiter: Limiter { limited: true }, .. }"
+        );
 
         let defaults = Client::builder().credentials(Credentials::token("t")).build().unwrap();
         let d = &defaults.inner;

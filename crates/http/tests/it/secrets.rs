@@ -88,6 +88,10 @@ async fn no_secret_in_debug_display_errors_or_traces() {
             }
         }
     }
+    // A signing call's span names its operation too (the mock answers it 404).
+    let signing = builder(&base(&server)).build().unwrap();
+    let e = signing.downloads(&account()).list_signing_keys().await.unwrap_err();
+    seen.push_str(&chain(&e));
     let refused = builder("http://127.0.0.1:1/client/v4").build().unwrap();
     seen.push_str(&chain(&call(&refused, Operation::List).await.unwrap_err()));
     seen.push_str(&chain(
@@ -101,6 +105,7 @@ async fn no_secret_in_debug_display_errors_or_traces() {
     assert!(traces.contains("cfstream_http.call"), "spans are emitted:\n{traces}");
     for field in [
         "operation=\"list\"",
+        "operation=\"list_keys\"",
         "account=023e105f4ecef8ad9ca31a8372d0c353",
         "attempts=",
         "status=403",
