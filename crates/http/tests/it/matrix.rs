@@ -333,3 +333,67 @@ async fn api_answers_are_read_up_to_8_mib_and_refused_beyond() {
         assert_eq!(requests(&server).await, 1, "{size} bytes: never retried");
     }
 }
+
+/// Serves `head` then `chunks` (raw bytes, as written) to every connection, then closes it.
+async fn raw_server(head: &'static str, chunks: Vec<Vec<u8>>) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let chunks = chunks.clone();
+            tokio::spawn(async move {
+                let mut req = [0u8; 4096];
+                let _ = s.read(&mut req).await;
+                let _ = s.write_all(head.as_bytes()).await;
+                for c in chunks {
+                    if s.write_all(&c).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/client/v4")
+}
+
+/// A declared length over the limit is refused from the headers, before any of the body is
+/// read (this server sends none and closes: reading would fail as a cut body instead).
+#[tokio::test(start_paused = true)]
+async fn a_declared_length_over_8_mib_is_refused_before_reading() {
+    let base = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 8388609\r\n\r\n",
+        vec![],
+    )
+    .await;
+    let client = builder(&base).build().unwrap();
+    let e = call(&client, Operation::List).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("response body larger than 8388608 bytes"), "{e}");
+    assert_eq!(e.attempts(), 1, "not retried");
+}
+
+/// A chunked answer (no declared length) is counted as it arrives and refused once it passes
+/// 8 MiB, whatever the sizes of its chunks.
+#[tokio::test(start_paused = true)]
+async fn a_chunked_answer_over_8_mib_is_refused_as_it_arrives() {
+    let mut body = LIST_NEWEST.as_bytes().to_vec();
+    body.resize(8 * 1024 * 1024 + 1, b' ');
+    let mut chunks = Vec::new();
+    for part in body.chunks(3_000_017) {
+        let mut c = format!("{:x}\r\n", part.len()).into_bytes();
+        c.extend_from_slice(part);
+        c.extend_from_slice(b"\r\n");
+        chunks.push(c);
+    }
+    chunks.push(b"0\r\n\r\n".to_vec());
+    let base = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        chunks,
+    )
+    .await;
+    let client = builder(&base).build().unwrap();
+    let e = call(&client, Operation::List).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("response body larger than 8388608 bytes"), "{e}");
+}

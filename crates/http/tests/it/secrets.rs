@@ -113,6 +113,12 @@ async fn no_secret_in_debug_display_errors_or_traces() {
     ] {
         assert!(traces.contains(field), "{field} missing in:\n{traces}");
     }
+    // The call's own span records the last status (not only the attempt's span).
+    assert!(
+        traces.lines().any(|l| l.contains("call failed")
+            && l.split(": ").next().is_some_and(|spans| spans.contains("status=403"))),
+        "the call span records status=403:\n{traces}"
+    );
     for secret in [TOKEN, KEY, "SECRET-TOKEN", "SECRET-GLOBAL"] {
         assert!(!seen.contains(secret), "{secret} leaked in:\n{seen}");
         assert!(!traces.contains(secret), "{secret} leaked in traces");
