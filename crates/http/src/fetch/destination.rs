@@ -201,6 +201,21 @@ mod tests {
         assert!(plain.is_file());
     }
 
+    /// Only "nothing there" counts as absent: a path that cannot be inspected (here, under a
+    /// regular file) is an I/O error naming it, never a free place to write.
+    #[tokio::test]
+    async fn only_a_missing_path_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(regular_or_absent(&file).await.unwrap());
+        assert!(!regular_or_absent(&dir.path().join("missing")).await.unwrap());
+        let under = file.join("x");
+        let e = regular_or_absent(&under).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(e.to_string().contains(&format!("cannot inspect '{}'", under.display())), "{e}");
+    }
+
     #[test]
     fn url_parts_name_the_file() {
         let u = reqwest::Url::parse(
@@ -217,6 +232,15 @@ mod tests {
             dir.join("ea95132c15732412d22c1476fa83f27a-default.mp4")
         );
         assert_eq!(final_path(&dir, &p, Some("clip")).unwrap(), dir.join("clip.mp4"));
+        // An extension is kept only when short (1 to 8) AND alphanumeric; else the type's.
+        for (url, ext) in [
+            ("http://h/v/downloads/default.verylongext1", "mp4"),
+            ("http://h/v/downloads/audio.m+a", "m4a"),
+            ("http://h/v/downloads/other.MKV", "mkv"),
+            ("http://h/v/downloads/other.m+v", "bin"),
+        ] {
+            assert_eq!(url_parts(&reqwest::Url::parse(url).unwrap()).ext, ext, "{url}");
+        }
         let odd = url_parts(
             &reqwest::Url::parse("http://h/%2E%2E/downloads/..%2F..%2Fx.m4a%2F").unwrap(),
         );

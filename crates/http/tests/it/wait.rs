@@ -136,3 +136,17 @@ async fn an_api_error_while_waiting_is_returned() {
     assert_eq!(e.kind(), ErrorKind::Api);
     assert!(e.has_code(cfstream_types::ErrorCode::Authentication));
 }
+
+/// `WaitOptions`' `Debug` shows each setting, and only whether a reporter is set.
+#[test]
+fn wait_options_debug_shows_every_setting() {
+    assert_eq!(
+        format!("{:?}", WaitOptions::default()),
+        "WaitOptions { timeout: 600s, poll_interval: 1s, max_poll_interval: 10s, reporter: false }"
+    );
+    let set = WaitOptions::default().timeout(Duration::from_secs(7)).reporter(Recorder::new());
+    assert_eq!(
+        format!("{set:?}"),
+        "WaitOptions { timeout: 7s, poll_interval: 1s, max_poll_interval: 10s, reporter: true }"
+    );
+}
