@@ -214,6 +214,12 @@ mod tests {
         let e = regular_or_absent(&under).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Io, "{e}");
         assert!(e.to_string().contains(&format!("cannot inspect '{}'", under.display())), "{e}");
+        // Opening there fails as an I/O error about the opening, not the inspection after it.
+        let mut opts = tokio::fs::OpenOptions::new();
+        opts.write(true).create(true);
+        let e = open_regular(&under, &mut opts).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(e.to_string().contains(&format!("cannot open '{}'", under.display())), "{e}");
     }
 
     #[test]

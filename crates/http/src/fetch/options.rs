@@ -146,6 +146,23 @@ mod tests {
         }
     }
 
+    /// Every setting shows in `Debug` (the reporter only as set or not), and each builder
+    /// method changes its own setting only.
+    #[test]
+    fn debug_shows_every_setting() {
+        assert_eq!(
+            format!("{:?}", FetchOptions::default()),
+            "FetchOptions { filename: None, resume: true, overwrite: false, reporter: false, \
+             signing: Auto }"
+        );
+        let set = FetchOptions::default().filename("clip").overwrite(true).resume(false);
+        assert_eq!(
+            format!("{set:?}"),
+            "FetchOptions { filename: Some(\"clip\"), resume: false, overwrite: true, \
+             reporter: false, signing: Auto }"
+        );
+    }
+
     #[test]
     fn filenames_are_validated() {
         assert!(validate_filename("my-video_01").is_ok());

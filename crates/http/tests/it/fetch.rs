@@ -332,6 +332,7 @@ async fn a_json_or_html_answer_is_never_saved_as_the_file() {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{ct}");
         assert!(e.to_string().contains("not a media file"), "{e}");
+        assert_eq!(e.body_snippet(), Some(body.as_bytes()), "the error quotes the page");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written for {ct}");
     }
 }
@@ -789,4 +790,25 @@ async fn the_file_hosts_ratelimit_reset_is_a_delay_only_on_a_429() {
         assert_eq!(e.retry_after(), expected, "http {status}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
     }
+}
+
+/// A refusal's body snippet gathers the answer's chunks up to the snippet's size (here two
+/// small chunks: the first alone is not the page).
+#[tokio::test]
+async fn a_refusal_quotes_its_whole_short_body() {
+    let base = raw_server(
+        "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n",
+        vec![b"8\r\nno such \r\n".to_vec(), b"4\r\nfile\r\n0\r\n\r\n".to_vec()],
+    )
+    .await;
+    let url: url::Url = format!("{base}/{}/downloads/default.mp4", video()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = client(Credentials::token(TOKEN))
+        .downloads(&account())
+        .fetch(&ready(url), dir.path(), FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.body_snippet(), Some(&b"no such file"[..]));
 }

@@ -342,3 +342,26 @@ pub(crate) async fn silent_server() -> std::net::SocketAddr {
 pub(crate) fn file_of(n: usize) -> Arc<Vec<u8>> {
     Arc::new((0..n).map(|i| (i * 7919 % 251) as u8).collect())
 }
+
+/// Serves `head` then `chunks` (raw bytes, as written) to every connection, then closes it.
+pub(crate) async fn raw_server(head: &'static str, chunks: Vec<Vec<u8>>) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let chunks = chunks.clone();
+            tokio::spawn(async move {
+                let mut req = [0u8; 4096];
+                let _ = s.read(&mut req).await;
+                let _ = s.write_all(head.as_bytes()).await;
+                for c in chunks {
+                    if s.write_all(&c).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
