@@ -147,4 +147,63 @@ mod tests {
         assert_eq!(key(&[("authorization", "Bearer made-up")]), RateKey::Address(ip));
         assert_eq!(key(&[]), RateKey::Address(ip));
     }
+
+    /// A secret of the right length is accepted only byte for byte: a token with two letters
+    /// swapped (whose differences cancel out under XOR) or one letter changed is wrong.
+    #[test]
+    fn a_secret_of_the_right_length_must_match_every_byte() {
+        let accepted = [Credentials::token("tok"), Credentials::key("me@example.com", "k3y")];
+        for wrong in ["Bearer otk", "Bearer tol", "Bearer Tok"] {
+            assert_eq!(check(&headers(&[("authorization", wrong)]), &accepted), Err(Denied::Wrong));
+        }
+        for wrong_key in ["3ky", "k3z"] {
+            assert_eq!(
+                check(
+                    &headers(&[("x-auth-email", "me@example.com"), ("x-auth-key", wrong_key)]),
+                    &accepted
+                ),
+                Err(Denied::Wrong),
+                "{wrong_key}"
+            );
+        }
+        assert!(same(b"", b""));
+        assert!(same(b"tok", b"tok"));
+        assert!(!same(b"tok", b"otk"));
+        assert!(!same(b"tok", b"tok2"));
+    }
+
+    /// Only the `Bearer` scheme (any case, then a space) carries a token: another seven
+    /// characters before the right token are still wrong credentials.
+    #[test]
+    fn only_the_bearer_scheme_carries_a_token() {
+        let accepted = [Credentials::token("tok")];
+        for wrong in ["Bearer:tok", "Basic  tok", "Token: tok", "bearer_tok"] {
+            assert_eq!(
+                check(&headers(&[("authorization", wrong)]), &accepted),
+                Err(Denied::Wrong),
+                "{wrong}"
+            );
+        }
+        assert_eq!(check(&headers(&[("authorization", "BEARER tok")]), &accepted), Ok(()));
+    }
+
+    /// The key pair needs both halves right: the right key under another email is wrong, and
+    /// so is a token's secret sent as a key.
+    #[test]
+    fn a_key_needs_its_own_email() {
+        let accepted = [Credentials::token("tok"), Credentials::key("me@example.com", "k3y")];
+        let pair = |email, key| headers(&[("x-auth-email", email), ("x-auth-key", key)]);
+        assert_eq!(check(&pair("you@example.com", "k3y"), &accepted), Err(Denied::Wrong));
+        assert_eq!(check(&pair("me@example.co", "k3y"), &accepted), Err(Denied::Wrong));
+        assert_eq!(check(&pair("me@example.com", "tok"), &accepted), Err(Denied::Wrong));
+        assert_eq!(check(&pair("me@example.com", "k3y"), &accepted), Ok(()));
+        // Two key pairs: each email with its own key, and the rate key names which one.
+        let two =
+            [Credentials::key("a@example.com", "one"), Credentials::key("b@example.com", "two")];
+        let ip = IpAddr::from([192, 0, 2, 1]);
+        assert_eq!(check(&pair("a@example.com", "two"), &two), Err(Denied::Wrong));
+        assert_eq!(rate_key(&pair("b@example.com", "two"), &two, ip), RateKey::Credential(1));
+        assert_eq!(rate_key(&pair("a@example.com", "one"), &two, ip), RateKey::Credential(0));
+        assert_eq!(rate_key(&pair("a@example.com", "two"), &two, ip), RateKey::Address(ip));
+    }
 }

@@ -188,4 +188,26 @@ mod tests {
             assert!(!valid_filename(bad), "{bad}");
         }
     }
+
+    /// The streamed body is exactly the `len` bytes from `start`, over chunk boundaries, and
+    /// then ends (a body that ran on would be cut by the server's `Content-Length`, never
+    /// noticed by a client, but would keep generating bytes nobody reads).
+    #[tokio::test]
+    async fn a_stream_is_exactly_the_asked_bytes() {
+        use cfstream_types::VideoId;
+        let video: VideoId = "ea95132c15732412d22c1476fa83f27a".parse().unwrap();
+        let content = FileContent::new(&video, &DownloadType::Default);
+        let chunk = CHUNK as u64;
+        for (start, len) in [(0, 30), (100, chunk), (100, 2 * chunk + 7), (7, chunk - 1), (0, 0)] {
+            let limit = usize::try_from(3 * chunk).unwrap();
+            let got = axum::body::to_bytes(stream(content, start, len), limit).await.unwrap();
+            let want = crate::content::expected_file_bytes(
+                &video,
+                &DownloadType::Default,
+                start,
+                usize::try_from(len).unwrap(),
+            );
+            assert!(got[..] == want[..], "{start} {len}: {} bytes", got.len());
+        }
+    }
 }

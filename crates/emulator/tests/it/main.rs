@@ -9,6 +9,7 @@ mod common;
 mod concurrency;
 mod connections;
 mod faults;
+mod file_answers;
 mod files;
 mod limits;
 mod persistence;
