@@ -46,6 +46,12 @@ pub(crate) fn unknown_video(account: &str, video: &str) -> Response {
     )
 }
 
+/// A path segment percent-decoded, as [`PathParams::decoded`]: a segment without `%` is
+/// already decoded (and valid UTF-8), so it is borrowed without being scanned twice.
+fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('%') { PathParams::decoded(segment) } else { segment.into() }
+}
+
 pub(crate) async fn operate(
     shared: &Arc<Shared>,
     op: Operation,
@@ -54,8 +60,7 @@ pub(crate) async fn operate(
 ) -> Response {
     // Ids travel percent-encoded: their bounds are on the decoded characters (a 32-character
     // id of any script is schema-valid, however long its encoding).
-    let (account_id, identifier) =
-        (PathParams::decoded(params.account_id), PathParams::decoded(params.identifier));
+    let (account_id, identifier) = (decoded(params.account_id), decoded(params.identifier));
     let account = AccountId::new(&*account_id);
     let video = VideoId::new(&*identifier);
     if let Err(e) = &account
