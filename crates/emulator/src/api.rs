@@ -106,10 +106,22 @@ pub(crate) async fn operate(
     };
     let now = Instant::now();
     match op {
-        Operation::List => match shared.store().list(&account, &video, now) {
-            Ok(d) => respond::success(d),
-            Err(m) => missing(m),
-        },
+        Operation::List => {
+            let mut store = shared.store();
+            if let Some(body) = store.listed(&account, &video) {
+                return respond::json_ok(body);
+            }
+            match store.list(&account, &video, now) {
+                Ok(d) => match respond::success_body(&d) {
+                    Some(body) => {
+                        store.keep_listed(&account, &video, now, body.clone());
+                        respond::json_ok(body)
+                    }
+                    None => respond::success(d),
+                },
+                Err(m) => missing(m),
+            }
+        }
         Operation::Create | Operation::CreateType => {
             let (a, v) = (account.clone(), video.clone());
             let result = shared.change_async(move |store| store.create(&a, &v, &t, now)).await;
