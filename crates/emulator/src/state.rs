@@ -587,7 +587,7 @@ mod tests {
         let other = seed.videos()[1].id.clone();
         assert_eq!(store.listed(&a, &other), None);
         let unknown: VideoId = "abc".parse().unwrap();
-        store.keep_listed(&a, &unknown, later, body.clone());
+        store.keep_listed(&a, &unknown, later, body);
         assert_eq!(store.listed(&a, &unknown), None);
         store.delete(&a, &v, &DownloadType::Audio).unwrap();
         assert_eq!(store.listed(&a, &v), None);
