@@ -46,6 +46,12 @@ pub(crate) fn unknown_video(account: &str, video: &str) -> Response {
     )
 }
 
+/// A path segment percent-decoded, as [`PathParams::decoded`]: a segment without `%` is
+/// already decoded (and valid UTF-8), so it is borrowed without being scanned twice.
+fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('%') { PathParams::decoded(segment) } else { segment.into() }
+}
+
 pub(crate) async fn operate(
     shared: &Arc<Shared>,
     op: Operation,
@@ -54,8 +60,7 @@ pub(crate) async fn operate(
 ) -> Response {
     // Ids travel percent-encoded: their bounds are on the decoded characters (a 32-character
     // id of any script is schema-valid, however long its encoding).
-    let (account_id, identifier) =
-        (PathParams::decoded(params.account_id), PathParams::decoded(params.identifier));
+    let (account_id, identifier) = (decoded(params.account_id), decoded(params.identifier));
     let account = AccountId::new(&*account_id);
     let video = VideoId::new(&*identifier);
     if let Err(e) = &account
@@ -101,10 +106,22 @@ pub(crate) async fn operate(
     };
     let now = Instant::now();
     match op {
-        Operation::List => match shared.store().list(&account, &video, now) {
-            Ok(d) => respond::success(d),
-            Err(m) => missing(m),
-        },
+        Operation::List => {
+            let mut store = shared.store();
+            if let Some(body) = store.listed(&account, &video) {
+                return respond::json_ok(body);
+            }
+            match store.list(&account, &video, now) {
+                Ok(d) => match respond::success_body(&d) {
+                    Some(body) => {
+                        store.keep_listed(&account, &video, now, body.clone());
+                        respond::json_ok(body)
+                    }
+                    None => respond::success(d),
+                },
+                Err(m) => missing(m),
+            }
+        }
         Operation::Create | Operation::CreateType => {
             let (a, v) = (account.clone(), video.clone());
             let result = shared.change_async(move |store| store.create(&a, &v, &t, now)).await;

@@ -28,6 +28,7 @@
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -336,10 +337,52 @@ impl FaultPlan {
     }
 }
 
-/// The fault for the next request to `route` (a [`FaultRoute::Api`] or [`FaultRoute::File`]).
-pub(crate) fn draw(plan: &Mutex<FaultPlan>, route: FaultRoute) -> Fault {
-    let mut plan = lock(plan);
-    if plan.is_empty() { Fault::Pass } else { plan.next(route) }
+/// The faults in force, shared by every request: with no rules (the default), a request
+/// draws [`Fault::Pass`] from one atomic load, without taking the plan's lock.
+#[derive(Debug)]
+pub(crate) struct FaultCell {
+    /// Whether the plan has rules; written only with `plan` locked.
+    any: AtomicBool,
+    plan: Mutex<FaultPlan>,
+}
+
+impl FaultCell {
+    pub(crate) fn new(plan: FaultPlan) -> Self {
+        Self { any: AtomicBool::new(!plan.is_empty()), plan: Mutex::new(plan) }
+    }
+
+    /// Replaces the plan.
+    pub(crate) fn set(&self, plan: FaultPlan) {
+        let mut current = lock(&self.plan);
+        self.any.store(!plan.is_empty(), Ordering::Release);
+        *current = plan;
+    }
+
+    /// The faults in force.
+    pub(crate) fn faults(&self) -> Faults {
+        lock(&self.plan).faults().clone()
+    }
+
+    /// The fault for the next request to `route` (a [`FaultRoute::Api`], a
+    /// [`FaultRoute::Signing`] or [`FaultRoute::File`]).
+    pub(crate) fn draw(&self, route: FaultRoute) -> Fault {
+        if !self.any.load(Ordering::Acquire) {
+            return Fault::Pass;
+        }
+        let mut plan = lock(&self.plan);
+        if plan.is_empty() { Fault::Pass } else { plan.next(route) }
+    }
+}
+
+/// Answers a request under `fault` (see [`apply`]), with the normal answer's future inline
+/// when nothing is injected (the common case), and the fault's larger future boxed only when
+/// one is, so that every request's future stays small (hyper moves it into place per request).
+pub(crate) async fn answer(
+    fault: Fault,
+    control: Option<Arc<ConnControl>>,
+    answer: impl Future<Output = Response>,
+) -> Response {
+    if fault == Fault::Pass { answer.await } else { Box::pin(apply(&fault, control, answer)).await }
 }
 
 /// Answers a request under `fault`: a fault that replaces the answer is answered without
@@ -409,6 +452,24 @@ mod tests {
         assert_eq!(plan.next(list), Fault::Pass);
         assert_eq!(plan.next(list), Fault::ConnectionReset);
         assert_eq!(plan.next(list), Fault::Pass);
+    }
+
+    #[test]
+    fn the_cell_draws_only_from_a_plan_with_rules() {
+        let list = FaultRoute::Api(Operation::List);
+        let cell = FaultCell::new(FaultPlan::new(Faults::none()));
+        assert_eq!(cell.draw(list), Fault::Pass);
+        let script = Faults::none().rule(FaultRule::script(list, [Fault::MalformedJson]));
+        cell.set(FaultPlan::new(script.clone()));
+        assert_eq!(cell.faults(), script);
+        assert_eq!(cell.draw(FaultRoute::File), Fault::Pass);
+        assert_eq!(cell.draw(list), Fault::MalformedJson);
+        assert_eq!(cell.draw(list), Fault::Pass);
+        cell.set(FaultPlan::new(Faults::none()));
+        assert_eq!(cell.faults(), Faults::none());
+        assert_eq!(cell.draw(list), Fault::Pass);
+        let again = FaultCell::new(FaultPlan::new(script));
+        assert_eq!(again.draw(list), Fault::MalformedJson);
     }
 
     #[test]

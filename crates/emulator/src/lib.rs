@@ -189,7 +189,7 @@ pub use seed::{DEMO_ACCOUNT, DEMO_SIGNED_VIDEO, DEMO_VIDEOS, Seed, VideoInfo};
 pub use shared::{Admin, RequestRecord};
 
 use crate::conn::{Registry, Timeouts};
-use crate::faults::FaultPlan;
+use crate::faults::{FaultCell, FaultPlan};
 use crate::persist::Persister;
 use crate::ratelimit::Limiter;
 use crate::shared::Shared;
@@ -398,7 +398,7 @@ impl EmulatorBuilder {
             store: Mutex::new(store),
             seed: self.seed,
             credentials,
-            faults: Mutex::new(FaultPlan::new(self.faults.clone())),
+            faults: FaultCell::new(FaultPlan::new(self.faults.clone())),
             initial_faults: self.faults,
             limiter: Limiter::new(self.rate_limit),
             file_size: self.file_size,

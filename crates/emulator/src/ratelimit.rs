@@ -59,6 +59,11 @@ impl Limiter {
         self.config
     }
 
+    /// Whether a limit is configured (otherwise every [`Limiter::check`] is [`Verdict::Off`]).
+    pub(crate) fn is_on(&self) -> bool {
+        self.config.requests().is_some() && self.config.window().is_some()
+    }
+
     /// Counts one request of `key` at `now`.
     pub(crate) fn check(&self, key: RateKey, now: Instant) -> Verdict {
         let (Some(limit), Some(window)) = (self.config.requests(), self.config.window()) else {
@@ -128,6 +133,8 @@ mod tests {
             Verdict::Allowed { remaining: 1, .. }
         ));
         assert_eq!(Limiter::new(RateLimit::disabled()).check(k1, t0), Verdict::Off);
+        assert!(!Limiter::new(RateLimit::disabled()).is_on());
+        assert!(Limiter::new(RateLimit::per(3, Duration::from_secs(60))).is_on());
         assert_eq!(RateLimit::per(5, Duration::ZERO), RateLimit::disabled());
     }
 

@@ -32,6 +32,24 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
+/// The body of a success envelope around `result`, or `None` (logged) if it cannot be
+/// serialized.
+pub(crate) fn success_body<T: Serialize>(result: T) -> Option<bytes::Bytes> {
+    let mut bytes = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut bytes, &Envelope::success(result)) {
+        Ok(()) => Some(bytes.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialize an answer");
+            None
+        }
+    }
+}
+
+/// A 200 JSON answer with a body already serialized.
+pub(crate) fn json_ok(body: bytes::Bytes) -> Response {
+    (StatusCode::OK, [(CONTENT_TYPE, HeaderValue::from_static(JSON))], body).into_response()
+}
+
 /// A success envelope around `result`.
 pub(crate) fn success<T: Serialize>(result: T) -> Response {
     json(StatusCode::OK, &Envelope::success(result))

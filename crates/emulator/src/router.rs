@@ -58,7 +58,8 @@ pub(crate) async fn handle(
     control: Arc<ConnControl>,
     client: ClientAddr,
 ) -> Response {
-    let started = std::time::Instant::now();
+    // The latency is only logged: no clock read for it when nothing would log it.
+    let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
     let method = req.method().clone();
     let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let path = cut(loggable(full), 256);
@@ -81,7 +82,9 @@ pub(crate) async fn handle(
         // Only these pay for extensions: the admin router's fallback reads them.
         req.extensions_mut().insert(control);
         req.extensions_mut().insert(client);
-        match admin_app.oneshot(req).instrument(span.clone()).await {
+        // Boxed: axum's routing future is large, and an unboxed one would make every
+        // request's future as large (hyper moves it into place for each request).
+        match Box::pin(admin_app.oneshot(req).instrument(span.clone())).await {
             Ok(res) => res,
             Err(never) => match never {},
         }
@@ -94,8 +97,10 @@ pub(crate) async fn handle(
     }
     res.headers_mut().insert(http::header::SERVER, HeaderValue::from_static(SERVER));
     let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
+    if let Some(started) = started {
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
+    }
     shared.record(method, path, status);
     res
 }
@@ -105,6 +110,10 @@ const ADMIN_PREFIX: &str = "/__emulator/";
 
 /// `text` cut to `max` characters, in one allocation.
 fn cut(text: std::borrow::Cow<'_, str>, max: usize) -> String {
+    if text.len() <= max {
+        // No more bytes than `max`, so no more characters: nothing to count.
+        return text.into_owned();
+    }
     match text.char_indices().nth(max) {
         Some((end, _)) => text[..end].to_owned(),
         None => text.into_owned(),
@@ -134,14 +143,18 @@ async fn dispatch_from(
         if !files::allows(&parts.method) {
             return respond::method_not_allowed(&parts.method, &["GET", "HEAD"]);
         }
-        let fault = faults::draw(&shared.faults, FaultRoute::File);
+        let fault = shared.faults.draw(FaultRoute::File);
         let peer = client.map(|c| c.0);
-        return faults::apply(&fault, control, async { files::answer(shared, &parts, peer) }).await;
+        return faults::answer(fault, control, async { files::answer(shared, &parts, peer) }).await;
     }
-    // Requests that did not come through our accept loop have no address: one bucket.
-    let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
-    let key = auth::rate_key(req.headers(), &shared.credentials, client);
-    let verdict = shared.limiter.check(key, Instant::now());
+    let verdict = if shared.limiter.is_on() {
+        // Requests that did not come through our accept loop have no address: one bucket.
+        let client = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+        let key = auth::rate_key(req.headers(), &shared.credentials, client);
+        shared.limiter.check(key, Instant::now())
+    } else {
+        Verdict::Off
+    };
     let mut res = match verdict {
         Verdict::Blocked { limit, reset_secs } => respond::rate_limited(
             reset_secs,
@@ -176,7 +189,8 @@ async fn route_api(
         _ => path,
     };
     let Some((op, params)) = Operation::match_request(parts.method.as_str(), rel) else {
-        return route_signing(shared, &parts, rel, body, control).await;
+        // Boxed, as the signing operations' futures are large (see `handle`).
+        return Box::pin(route_signing(shared, &parts, rel, body, control)).await;
     };
 
     // Credentials come before faults: an injected fault may turn an answer into garbage, but
@@ -184,8 +198,8 @@ async fn route_api(
     if let Err(denied) = auth::check(&parts.headers, &shared.credentials) {
         return denied.response();
     }
-    let fault = faults::draw(&shared.faults, FaultRoute::Api(op));
-    faults::apply(&fault, control, api::operate(shared, op, &params, body)).await
+    let fault = shared.faults.draw(FaultRoute::Api(op));
+    faults::answer(fault, control, api::operate(shared, op, &params, body)).await
 }
 
 /// The signed-URL operations (from the types' `SigningOperation` table) through the same
@@ -218,8 +232,8 @@ async fn route_signing(
     if let Err(denied) = auth::check(&parts.headers, &shared.credentials) {
         return denied.response();
     }
-    let fault = faults::draw(&shared.faults, FaultRoute::Signing(op));
-    faults::apply(&fault, control, signing::operate(shared, op, params, body)).await
+    let fault = shared.faults.draw(FaultRoute::Signing(op));
+    faults::answer(fault, control, signing::operate(shared, op, params, body)).await
 }
 
 /// The path to log: a signed file URL's token (a bearer credential) is replaced by `[token]`.

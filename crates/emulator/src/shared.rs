@@ -14,7 +14,7 @@ use crate::config::Progress;
 use crate::conn::{Registry, Timeouts};
 use crate::content::FileContent;
 use crate::error::{Error, ErrorKind};
-use crate::faults::{FaultPlan, Faults};
+use crate::faults::{FaultCell, FaultPlan, Faults};
 use crate::persist::Persister;
 use crate::ratelimit::Limiter;
 use crate::seed::{DEFAULT_DURATION_SECS, Seed, VideoInfo};
@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) seed: Seed,
     pub(crate) credentials: Vec<Credentials>,
-    pub(crate) faults: Mutex<FaultPlan>,
+    pub(crate) faults: FaultCell,
     pub(crate) initial_faults: Faults,
     pub(crate) limiter: Limiter,
     pub(crate) file_size: u64,
@@ -311,12 +311,12 @@ impl Admin {
 
     /// Replaces the faults (and restarts their scripts and generator).
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.shared.faults) = FaultPlan::new(faults);
+        self.shared.faults.set(FaultPlan::new(faults));
     }
 
     /// The faults in force.
     pub fn faults(&self) -> Faults {
-        lock(&self.shared.faults).faults().clone()
+        self.shared.faults.faults()
     }
 
     /// Back to the start: the seed's videos without downloads, the builder's faults, fresh

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bytes::Bytes;
 use cfstream_types::{
     AccountId, Download, DownloadStatus, DownloadType, Downloads, PercentComplete, SigningKeyId,
     Url, VideoId,
@@ -70,6 +71,19 @@ pub(crate) struct Store {
     pub(crate) origin: String,
     /// Each video's download URLs (default, audio), parsed once rather than on every list.
     urls: HashMap<VideoId, [Option<Url>; 2]>,
+    /// List answers that cannot change until the store does (see [`Store::listed`]).
+    listed: Listed,
+}
+
+/// The most list bodies kept (past it the cache starts over).
+const LISTED_MAX: usize = 1024;
+
+/// The serialized list answer of videos whose downloads have all settled (ready, error, or
+/// forced to a fixed status), by the video's position, valid for one store version.
+#[derive(Debug, Clone, Default)]
+struct Listed {
+    version: u64,
+    bodies: HashMap<(usize, usize), Bytes>,
 }
 
 impl Store {
@@ -84,6 +98,7 @@ impl Store {
             total,
             origin,
             urls: HashMap::new(),
+            listed: Listed::default(),
         };
         store.remember_urls();
         store
@@ -139,6 +154,9 @@ impl Store {
 
     fn video_mut(&mut self, account: &AccountId, video: &VideoId) -> Result<&mut Video, Missing> {
         let (a, v) = self.position(account, video)?;
+        // Every change bumps the version too; this keeps a change that forgot to from serving
+        // a stale list body.
+        self.listed.bodies.clear();
         Ok(&mut self.accounts[a].videos[v])
     }
 
@@ -170,6 +188,38 @@ impl Store {
             out.set(t, Some(download));
         }
         out
+    }
+
+    /// The list answer's body kept for this video by [`Store::keep_listed`], if the store has
+    /// not changed since.
+    pub(crate) fn listed(&self, account: &AccountId, video: &VideoId) -> Option<Bytes> {
+        if self.listed.version != self.version {
+            return None;
+        }
+        self.listed.bodies.get(&self.position(account, video).ok()?).cloned()
+    }
+
+    /// Keeps `body`, the list answer for this video at `now`, if it cannot change until the
+    /// store does: every download of the video has settled (fixed, or generated to the end).
+    pub(crate) fn keep_listed(
+        &mut self,
+        account: &AccountId,
+        video: &VideoId,
+        now: Instant,
+        body: Bytes,
+    ) {
+        let Ok(pos) = self.position(account, video) else { return };
+        let settled = self.accounts[pos.0].videos[pos.1].downloads.values().all(|d| {
+            matches!(d, DownloadState::Fixed { .. })
+                || d.view(now, self.total).0 != DownloadStatus::InProgress
+        });
+        if !settled {
+            return;
+        }
+        if self.listed.version != self.version || self.listed.bodies.len() >= LISTED_MAX {
+            self.listed = Listed { version: self.version, bodies: HashMap::new() };
+        }
+        self.listed.bodies.insert(pos, body);
     }
 
     pub(crate) fn list(
@@ -502,5 +552,44 @@ mod tests {
             d.default.unwrap().url.unwrap().as_str(),
             format!("http://127.0.0.1:1/{v}/downloads/default.mp4")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn list_bodies_are_kept_only_while_nothing_can_change_them() {
+        let seed = Seed::demo();
+        let total = Duration::from_secs(10);
+        let mut store =
+            Store::new(seed.raw_accounts().to_vec(), total, "http://127.0.0.1:1".into());
+        let a = seed.accounts()[0].clone();
+        let v = seed.videos()[0].id.clone();
+        let body = Bytes::from_static(b"kept");
+        let t0 = Instant::now();
+        // No downloads: settled.
+        store.keep_listed(&a, &v, t0, body.clone());
+        assert_eq!(store.listed(&a, &v), Some(body.clone()));
+        // A change (a download that runs) drops it, and a running download is not kept.
+        store.create(&a, &v, &DownloadType::Default, t0).unwrap().unwrap();
+        assert_eq!(store.listed(&a, &v), None);
+        store.keep_listed(&a, &v, t0, body.clone());
+        assert_eq!(store.listed(&a, &v), None, "in progress: its percentage moves");
+        // Generated to the end: ready for good.
+        let later = t0 + total;
+        store.keep_listed(&a, &v, later, body.clone());
+        assert_eq!(store.listed(&a, &v), Some(body.clone()));
+        // A forced status is a change too; a fixed error is kept.
+        store
+            .set_download_status(&a, &v, DownloadType::Audio, DownloadStatus::Error, later)
+            .unwrap();
+        assert_eq!(store.listed(&a, &v), None);
+        store.keep_listed(&a, &v, later, body.clone());
+        assert_eq!(store.listed(&a, &v), Some(body.clone()));
+        // Other videos and unknown ones have none.
+        let other = seed.videos()[1].id.clone();
+        assert_eq!(store.listed(&a, &other), None);
+        let unknown: VideoId = "abc".parse().unwrap();
+        store.keep_listed(&a, &unknown, later, body);
+        assert_eq!(store.listed(&a, &unknown), None);
+        store.delete(&a, &v, &DownloadType::Audio).unwrap();
+        assert_eq!(store.listed(&a, &v), None);
     }
 }

@@ -7,7 +7,16 @@
 //! a fixed time after a one-second warm-up), and `wrk` when it is installed. The servers and
 //! the in-process loop each get a runtime with one worker per core, in the same process, on
 //! the same cores: the loop's own cost is inside the figure, so it is a lower bound for the
-//! server alone; `wrk` is a separate process (C, two threads), on the same cores too.
+//! server alone; `wrk` is a separate process with one thread per core (two on a 2-core
+//! machine), on the same cores too, with the same settings for both sides.
+//!
+//! The sides are interleaved, emulator, bare, bare, emulator (each half of the measured
+//! time), so that a slow spell of a shared machine weighs on both alike. A side's rate is its
+//! requests over both halves; with the loop its percentiles are over every request of both,
+//! with `wrk` the p50 is the mean of the halves' and the p99 and max the worse half's. Latency
+//! is measured by the load generator, so it includes the generator's own waits for a core:
+//! with four busy threads on two cores, a p99 of a few milliseconds is mostly scheduling (the
+//! bare server's own p99 shows how much).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -92,6 +101,43 @@ fn request(addr: SocketAddr, route: &Route) -> anyhow::Result<hyper::Request<Str
     Ok(b.body(String::new())?)
 }
 
+/// Latencies (µs) of one side's measured requests, and how long they were measured.
+#[derive(Debug, Default)]
+struct Sample {
+    latencies: Vec<u32>,
+    secs: f64,
+}
+
+impl Sample {
+    fn add(&mut self, other: Sample) {
+        self.latencies.extend(other.latencies);
+        self.secs += other.secs;
+    }
+
+    fn stats(mut self) -> Stats {
+        let lat = &mut self.latencies;
+        lat.sort_unstable();
+        let ms = |us: u32| f64::from(us) / 1000.0;
+        Stats {
+            rate: lat.len() as f64 / self.secs.max(f64::MIN_POSITIVE),
+            p50_ms: ms(percentile(lat, 50.0)),
+            p99_ms: ms(percentile(lat, 99.0)),
+            max_ms: ms(lat.last().copied().unwrap_or(0)),
+        }
+    }
+}
+
+/// Two halves of one side measured by `wrk`: requests over both, the mean p50, the worse p99
+/// and max.
+fn combine(a: Stats, b: Stats) -> Stats {
+    Stats {
+        rate: (a.rate + b.rate) / 2.0,
+        p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
+        p99_ms: a.p99_ms.max(b.p99_ms),
+        max_ms: a.max_ms.max(b.max_ms),
+    }
+}
+
 /// One connection's loop: latencies (µs) of the requests started after `measure_from`.
 async fn connection(
     addr: SocketAddr,
@@ -128,9 +174,9 @@ fn load(
     route: &Route,
     connections: usize,
     measure: Duration,
-) -> anyhow::Result<Stats> {
+) -> anyhow::Result<Sample> {
     let route = Arc::new(route.clone());
-    let mut lat = rt.block_on(async {
+    let latencies = rt.block_on(async {
         let measure_from = Instant::now() + WARM_UP;
         let end = measure_from + measure;
         let tasks: Vec<_> = (0..connections)
@@ -142,14 +188,7 @@ fn load(
         }
         anyhow::Ok(all)
     })?;
-    lat.sort_unstable();
-    let ms = |us: u32| f64::from(us) / 1000.0;
-    Ok(Stats {
-        rate: lat.len() as f64 / measure.as_secs_f64(),
-        p50_ms: ms(percentile(&lat, 50.0)),
-        p99_ms: ms(percentile(&lat, 99.0)),
-        max_ms: ms(lat.last().copied().unwrap_or(0)),
-    })
+    Ok(Sample { latencies, secs: measure.as_secs_f64() })
 }
 
 /// One answer, as the bare server replays it.
@@ -263,7 +302,7 @@ fn parse_wrk(text: &str) -> Option<Stats> {
 fn rows_of(
     route: &Route,
     connections: usize,
-    measure: Duration,
+    half: Duration,
     emu: Stats,
     bare: Stats,
     tool: &str,
@@ -278,9 +317,8 @@ fn rows_of(
     };
     Row {
         bench: format!(
-            "emulator: {} at {connections} keep-alive connections, {}s, {tool}",
-            route.name,
-            measure.as_secs()
+            "emulator: {} at {connections} keep-alive connections, 2 x {:?} a side, {tool}",
+            route.name, half
         ),
         measured: format!("emulator: {}", emu.show()),
         baseline: format!("bare hyper server, same bytes: {}", bare.show()),
@@ -360,34 +398,44 @@ fn run_against(
         ..file.clone()
     };
     let dir = tempfile::tempdir()?;
+    let half = measure / 2;
+    // wrk's durations are whole seconds: the half rounded up.
+    let wrk_half = Duration::from_secs(half.as_secs() + u64::from(half.subsec_nanos() > 0))
+        .max(Duration::from_secs(1));
     let mut rows = Vec::new();
     for route in [list, create, file, range] {
         let answer = load_rt.block_on(capture(addr, &route))?;
         let bare_addr = server.block_on(bare(answer))?;
         note(format_args!(
-            "emulator: {} at {connections} connections, {WARM_UP:?} warm-up + {measure:?}, emulator then bare server",
+            "emulator: {} at {connections} connections, {WARM_UP:?} warm-up + {half:?} per half, emulator, bare, bare, emulator",
             route.name
         ));
-        let emu = load(&load_rt, addr, &route, connections, measure)?;
-        let base = load(&load_rt, bare_addr, &route, connections, measure)?;
+        let (mut emu, mut base) = (Sample::default(), Sample::default());
+        emu.add(load(&load_rt, addr, &route, connections, half)?);
+        base.add(load(&load_rt, bare_addr, &route, connections, half)?);
+        base.add(load(&load_rt, bare_addr, &route, connections, half)?);
+        emu.add(load(&load_rt, addr, &route, connections, half)?);
+        let (emu, base) = (emu.stats(), base.stats());
         note(format_args!(
             "emulator: {} emulator {}, bare {}",
             route.name,
             emu.show(),
             base.show()
         ));
-        rows.push(rows_of(&route, connections, measure, emu, base, "in-process load loop"));
-        if let (Some(emu), Some(base)) = (
-            wrk(addr, &route, connections, measure, dir.path())?,
-            wrk(bare_addr, &route, connections, measure, dir.path())?,
-        ) {
+        rows.push(rows_of(&route, connections, half, emu, base, "in-process load loop"));
+        let emu1 = wrk(addr, &route, connections, wrk_half, dir.path())?;
+        let base1 = wrk(bare_addr, &route, connections, wrk_half, dir.path())?;
+        let base2 = wrk(bare_addr, &route, connections, wrk_half, dir.path())?;
+        let emu2 = wrk(addr, &route, connections, wrk_half, dir.path())?;
+        if let (Some(e1), Some(b1), Some(b2), Some(e2)) = (emu1, base1, base2, emu2) {
+            let (emu, base) = (combine(e1, e2), combine(b1, b2));
             note(format_args!(
                 "emulator: wrk {} emulator {}, bare {}",
                 route.name,
                 emu.show(),
                 base.show()
             ));
-            rows.push(rows_of(&route, connections, measure, emu, base, "`wrk`"));
+            rows.push(rows_of(&route, connections, wrk_half, emu, base, "`wrk`"));
         }
     }
     Ok(rows)
@@ -408,5 +456,18 @@ mod tests {
         assert_eq!(wrk_ms("456.00us"), Some(0.456));
         assert_eq!(wrk_ms("1.20s"), Some(1200.0));
         assert_eq!(wrk_ms("fast"), None);
+    }
+
+    #[test]
+    fn halves_combine() {
+        let mut s = Sample { latencies: vec![3000, 1000], secs: 1.0 };
+        s.add(Sample { latencies: vec![2000, 4000], secs: 1.0 });
+        let st = s.stats();
+        assert!((st.rate - 2.0).abs() < 1e-9);
+        assert!((st.max_ms - 4.0).abs() < 1e-9);
+        let a = Stats { rate: 10.0, p50_ms: 1.0, p99_ms: 3.0, max_ms: 9.0 };
+        let b = Stats { rate: 20.0, p50_ms: 2.0, p99_ms: 5.0, max_ms: 7.0 };
+        let c = combine(a, b);
+        assert_eq!((c.rate, c.p50_ms, c.p99_ms, c.max_ms), (15.0, 1.5, 5.0, 9.0));
     }
 }
