@@ -13,6 +13,7 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use crate::auth;
+use crate::conn::ConnControl;
 use crate::input::{MAX_BODY, read_body};
 use crate::respond::{self, failure, failure_at};
 use crate::shared::Shared;
@@ -54,10 +55,20 @@ fn decoded(segment: &str) -> std::borrow::Cow<'_, str> {
 
 pub(crate) async fn operate(
     shared: &Arc<Shared>,
+    conn: Option<&ConnControl>,
     op: Operation,
     params: &PathParams<'_>,
     body: Body,
 ) -> Response {
+    // The list answer this connection last read from the store, if the store has not changed
+    // since: the store's lock and the shared body's refcount are left alone (both would move
+    // between the cores on every request).
+    if op == Operation::List
+        && let Some(body) =
+            conn.and_then(|c| c.listed(shared.generation(), params.account_id, params.identifier))
+    {
+        return respond::json_ok(body);
+    }
     // Ids travel percent-encoded: their bounds are on the decoded characters (a 32-character
     // id of any script is schema-valid, however long its encoding).
     let (account_id, identifier) = (decoded(params.account_id), decoded(params.identifier));
@@ -109,6 +120,11 @@ pub(crate) async fn operate(
         Operation::List => {
             let mut store = shared.store();
             if let Some(body) = store.listed(&account, &video) {
+                // The generation cannot move while the lock is held.
+                let generation = shared.generation();
+                if let Some(c) = conn {
+                    c.keep_listed(generation, params.account_id, params.identifier, &body);
+                }
                 return respond::json_ok(body);
             }
             match store.list(&account, &video, now) {

@@ -46,6 +46,18 @@ pub(crate) struct ConnControl {
     evicting: AtomicBool,
     notify: Notify,
     activity: Mutex<Activity>,
+    /// This connection's copy of the last list answer it read from the store.
+    listed: Mutex<Option<Listed>>,
+}
+
+/// A list answer, as read at one store generation for one path's (raw) ids.
+#[derive(Debug)]
+struct Listed {
+    generation: u64,
+    account: String,
+    video: String,
+    /// A copy of the store's: its refcount is this connection's alone.
+    body: Bytes,
 }
 
 impl ConnControl {
@@ -57,6 +69,7 @@ impl ConnControl {
             evicting: AtomicBool::new(false),
             notify: Notify::new(),
             activity: Mutex::new(Activity { busy: 0, last_active: now, head_started: Some(now) }),
+            listed: Mutex::new(None),
         }
     }
 
@@ -91,6 +104,23 @@ impl ConnControl {
 
     /// A request's head was read: it is being answered until the returned guard drops (with
     /// the answer's body).
+    /// The list answer kept by [`ConnControl::keep_listed`] for these raw ids, if it was read
+    /// at `generation`.
+    pub(crate) fn listed(&self, generation: u64, account: &str, video: &str) -> Option<Bytes> {
+        let kept = lock(&self.listed);
+        let l = kept.as_ref()?;
+        (l.generation == generation && l.account == account && l.video == video)
+            .then(|| l.body.clone())
+    }
+
+    /// Keeps a copy of `body`, the list answer for these raw ids read at `generation`.
+    pub(crate) fn keep_listed(&self, generation: u64, account: &str, video: &str, body: &Bytes) {
+        let body = Bytes::copy_from_slice(body);
+        let listed =
+            Listed { generation, account: account.to_owned(), video: video.to_owned(), body };
+        *lock(&self.listed) = Some(listed);
+    }
+
     pub(crate) fn begin(self: &Arc<Self>) -> BusyGuard {
         let mut a = lock(&self.activity);
         a.busy += 1;
@@ -249,6 +279,21 @@ mod tests {
 
     const T: Timeouts =
         Timeouts { header_read: Duration::from_secs(30), idle: Duration::from_secs(60) };
+
+    #[test]
+    fn a_kept_list_answer_is_for_its_generation_and_ids_only() {
+        let c = ConnControl::new(Instant::now());
+        assert_eq!(c.listed(0, "a", "v"), None, "nothing kept yet");
+        let body = Bytes::from_static(b"{\"result\":{}}");
+        c.keep_listed(7, "a", "v", &body);
+        assert_eq!(c.listed(7, "a", "v"), Some(body));
+        assert_eq!(c.listed(8, "a", "v"), None, "the store moved on");
+        assert_eq!(c.listed(7, "b", "v"), None, "another account");
+        assert_eq!(c.listed(7, "a", "w"), None, "another video");
+        c.keep_listed(8, "a", "w", &Bytes::from_static(b"2"));
+        assert_eq!(c.listed(7, "a", "v"), None, "one answer kept at a time");
+        assert_eq!(c.listed(8, "a", "w"), Some(Bytes::from_static(b"2")));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn deadlines_follow_the_activity() {

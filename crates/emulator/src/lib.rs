@@ -163,6 +163,7 @@ mod input;
 mod model;
 mod persist;
 mod ratelimit;
+mod reqlog;
 mod respond;
 mod router;
 pub mod seed;
@@ -171,9 +172,9 @@ mod shared;
 mod signing;
 mod state;
 
+use crate::reqlog::RequestLog;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -185,8 +186,9 @@ pub use config::{Progress, RateLimit};
 pub use content::expected_file_bytes;
 pub use error::{Error, ErrorKind};
 pub use faults::{Fault, FaultRoute, FaultRule, Faults};
+pub use reqlog::RequestRecord;
 pub use seed::{DEMO_ACCOUNT, DEMO_SIGNED_VIDEO, DEMO_VIDEOS, Seed, VideoInfo};
-pub use shared::{Admin, RequestRecord};
+pub use shared::Admin;
 
 use crate::conn::{Registry, Timeouts};
 use crate::faults::{FaultCell, FaultPlan};
@@ -407,8 +409,8 @@ impl EmulatorBuilder {
             writer: Mutex::new(()),
             conns: Registry::new(self.max_connections.unwrap_or_else(default_max_connections)),
             timeouts: self.timeouts,
-            requests: AtomicU64::new(0),
-            log: Mutex::new(Default::default()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            log: RequestLog::default(),
             files: Mutex::new(Default::default()),
             own_key: tokio::sync::OnceCell::new(),
         });

@@ -3,6 +3,7 @@
 //! here in order: route (7003), method (405 + `Allow`), rate limit, credentials, injected
 //! faults, then the operation (`api.rs`).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -47,21 +48,29 @@ async fn admin_method_not_allowed(req: Request) -> Response {
     respond::method_not_allowed(req.method(), &[])
 }
 
+/// What a connection's requests share: cloned once per request, so that the refcounts
+/// every connection shares (of [`Shared`], of the admin router) are not touched per request.
+pub(crate) struct ConnCtx {
+    pub(crate) shared: Arc<Shared>,
+    /// The admin routes (see [`admin_app`]).
+    pub(crate) admin_app: Router,
+    pub(crate) control: Arc<ConnControl>,
+    pub(crate) client: ClientAddr,
+}
+
 /// Every request: bounds the request line and headers, answers it (the admin router for
 /// `/__emulator/` paths, [`dispatch`] directly for the rest: the API and file routes skip
 /// axum's routing and middleware layers, which cost more than the operations themselves),
 /// logs it on a span and records it.
-pub(crate) async fn handle(
-    shared: Arc<Shared>,
-    admin_app: Router,
-    mut req: Request,
-    control: Arc<ConnControl>,
-    client: ClientAddr,
-) -> Response {
+pub(crate) async fn handle(ctx: Arc<ConnCtx>, mut req: Request) -> Response {
+    let shared = &ctx.shared;
     // The latency is only logged: no clock read for it when nothing would log it.
     let started = tracing::enabled!(tracing::Level::INFO).then(std::time::Instant::now);
     let method = req.method().clone();
-    let full = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    // A clone of the URI shares its bytes (a refcount of this connection's read buffer): the
+    // logged path is cut from it without an allocation of its own in the common case.
+    let uri = req.uri().clone();
+    let full = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let path = cut(loggable(full), 256);
     let span = tracing::info_span!("request", method = %method, path = %path);
     let uri_len = full.len();
@@ -80,16 +89,18 @@ pub(crate) async fn handle(
         )
     } else if req.uri().path().starts_with(ADMIN_PREFIX) {
         // Only these pay for extensions: the admin router's fallback reads them.
-        req.extensions_mut().insert(control);
-        req.extensions_mut().insert(client);
+        req.extensions_mut().insert(ctx.control.clone());
+        req.extensions_mut().insert(ctx.client);
         // Boxed: axum's routing future is large, and an unboxed one would make every
         // request's future as large (hyper moves it into place for each request).
-        match Box::pin(admin_app.oneshot(req).instrument(span.clone())).await {
+        match Box::pin(ctx.admin_app.clone().oneshot(req).instrument(span.clone())).await {
             Ok(res) => res,
             Err(never) => match never {},
         }
     } else {
-        dispatch_from(&shared, req, Some(control), Some(client)).instrument(span.clone()).await
+        dispatch_from(shared, req, Some(ctx.control.clone()), Some(ctx.client))
+            .instrument(span.clone())
+            .await
     };
     if uri_len > MAX_URI || header_len > MAX_HEADERS {
         // Whoever sends that much is better off on a fresh connection.
@@ -101,22 +112,22 @@ pub(crate) async fn handle(
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.in_scope(|| tracing::info!(status, latency_ms, "answered"));
     }
-    shared.record(method, path, status);
+    shared.record(method, &path, status);
     res
 }
 
 /// The path prefix of the admin routes.
 const ADMIN_PREFIX: &str = "/__emulator/";
 
-/// `text` cut to `max` characters, in one allocation.
-fn cut(text: std::borrow::Cow<'_, str>, max: usize) -> String {
+/// `text` cut to `max` characters.
+fn cut(text: Cow<'_, str>, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         // No more bytes than `max`, so no more characters: nothing to count.
-        return text.into_owned();
+        return text;
     }
     match text.char_indices().nth(max) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.into_owned(),
+        Some((end, _)) => Cow::Owned(text[..end].to_owned()),
+        None => text,
     }
 }
 
@@ -199,7 +210,8 @@ async fn route_api(
         return denied.response();
     }
     let fault = shared.faults.draw(FaultRoute::Api(op));
-    faults::answer(fault, control, api::operate(shared, op, &params, body)).await
+    let conn = control.clone();
+    faults::answer(fault, control, api::operate(shared, conn.as_deref(), op, &params, body)).await
 }
 
 /// The signed-URL operations (from the types' `SigningOperation` table) through the same
@@ -237,7 +249,7 @@ async fn route_signing(
 }
 
 /// The path to log: a signed file URL's token (a bearer credential) is replaced by `[token]`.
-fn loggable(full: &str) -> std::borrow::Cow<'_, str> {
+fn loggable(full: &str) -> Cow<'_, str> {
     let (path, query) = full.split_once('?').map_or((full, None), |(p, q)| (p, Some(q)));
     match files::route(path) {
         Some((uid, file)) if signing::looks_like_token(uid) => {

@@ -108,18 +108,18 @@ async fn connection(
     let control = admitted.control.clone();
     let timeouts = admitted.shared.timeouts;
     let io = TokioIo::new(GuardedIo::new(stream, control.clone(), admitted.shared.clone()));
-    let svc_control = control.clone();
-    let client = admitted.client;
-    let shared = admitted.shared.clone();
+    // One `Arc` per connection: a request clones only it, never a refcount that every
+    // connection shares (on two busy cores, such a shared counter bounces between them on
+    // every request).
+    let ctx = Arc::new(crate::router::ConnCtx {
+        shared: admitted.shared.clone(),
+        admin_app: app,
+        control: control.clone(),
+        client: admitted.client,
+    });
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let busy = svc_control.begin();
-        let answer = crate::router::handle(
-            shared.clone(),
-            app.clone(),
-            req.map(Body::new),
-            svc_control.clone(),
-            client,
-        );
+        let busy = ctx.control.begin();
+        let answer = answer_now_or_later(crate::router::handle(ctx.clone(), req.map(Body::new)));
         async move {
             let res = answer.await;
             // The body as it is, not boxed again: one allocation less per answer.
@@ -167,6 +167,32 @@ async fn connection(
                 }
             }
         }
+    }
+}
+
+/// Polls `answer` once, at once: most answers (a list, a create, an error) need nothing to
+/// wait for, and are then ready before hyper looks at the socket again.
+///
+/// This matters because hyper, between taking a request and first polling its answer, reads
+/// ahead on the connection (to notice a client that hangs up); while the request is alive
+/// (the answer's future holds it), its head pins the connection's read buffer, and that read
+/// has to allocate a new buffer and copy what is left into it, on every request. Polling
+/// here, with a no-op waker, ends the request first. An answer that is not ready is polled
+/// again by hyper, with the connection's own waker, before the connection waits for anything
+/// (hyper polls the answer in the same pass that called the service), so no wake-up is lost.
+/// The future is boxed to be polled in place, which also spares hyper moving a large future
+/// into place per request.
+fn answer_now_or_later<F>(
+    answer: F,
+) -> futures::future::Either<std::future::Ready<F::Output>, Pin<Box<F>>>
+where
+    F: Future,
+{
+    let mut answer = Box::pin(answer);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match answer.as_mut().poll(&mut cx) {
+        Poll::Ready(res) => futures::future::Either::Left(std::future::ready(res)),
+        Poll::Pending => futures::future::Either::Right(answer),
     }
 }
 
@@ -333,6 +359,33 @@ impl AsyncWrite for GuardedIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt as _;
+    use futures::future::Either;
+
+    #[test]
+    fn a_ready_answer_is_taken_at_once_and_what_it_held_is_dropped() {
+        let request = Arc::new(());
+        let held = request.clone();
+        let answer = answer_now_or_later(async move {
+            let _request = held;
+            5
+        });
+        assert!(matches!(answer, Either::Left(_)), "ready on the first poll");
+        assert_eq!(Arc::strong_count(&request), 1, "the request is gone before hyper reads on");
+        assert_eq!(answer.now_or_never(), Some(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_that_must_wait_is_woken_when_its_wait_ends() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
+        let answer = answer_now_or_later(async move { rx.await.unwrap_or(0) + 1 });
+        assert!(matches!(answer, Either::Right(_)), "pending on the first poll");
+        let task = tokio::spawn(answer);
+        // The task polls it with its own waker; then the wait ends.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tx.send(7).unwrap();
+        assert_eq!(task.await.unwrap(), 8);
+    }
 
     #[test]
     fn rewrites_only_hypers_bare_answers() {

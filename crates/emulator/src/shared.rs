@@ -1,13 +1,12 @@
 //! The state every request handler and the [`Admin`] handle share, and the [`Admin`] handle
 //! itself.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use cfstream_types::{AccountId, Credentials, DownloadStatus, DownloadType, Downloads, VideoId};
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::Progress;
@@ -17,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::faults::{FaultCell, FaultPlan, Faults};
 use crate::persist::Persister;
 use crate::ratelimit::Limiter;
+use crate::reqlog::{RequestLog, RequestRecord};
 use crate::seed::{DEFAULT_DURATION_SECS, Seed, VideoInfo};
 use crate::state::Store;
 
@@ -26,36 +26,34 @@ pub(crate) const CACHED_FILE_MAX: u64 = 16 * 1024 * 1024;
 /// How many generated files are kept (past it the cache starts over).
 pub(crate) const CACHED_FILES: usize = 8;
 
-/// How many requests the log keeps (the oldest go first).
-const LOG_CAPACITY: usize = 4096;
-
-/// One answered request, as [`Admin::requests`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RequestRecord {
-    /// The method (`-` when the request could not be parsed).
-    pub method: String,
-    /// The path and query, cut to 256 characters (`-` when the request could not be parsed).
-    pub path: String,
-    /// The status answered.
-    pub status: u16,
+/// The store, locked. Any mutable access counts as a change: the store's generation moves on
+/// when the guard drops, while the lock is still held, so a reader that sees the old
+/// generation (without the lock) read before the change was acknowledged.
+pub(crate) struct StoreGuard<'a> {
+    store: MutexGuard<'a, Store>,
+    generation: &'a AtomicU64,
+    changed: bool,
 }
 
-/// One entry of the request log, as kept (a [`RequestRecord`] once read).
-#[derive(Debug)]
-pub(crate) struct Logged {
-    /// `None`: the request could not be parsed (`-`).
-    method: Option<http::Method>,
-    path: String,
-    status: u16,
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
 }
 
-impl Logged {
-    fn record(&self) -> RequestRecord {
-        RequestRecord {
-            method: self.method.as_ref().map_or("-", |m| m.as_str()).to_owned(),
-            path: self.path.clone(),
-            status: self.status,
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        self.changed = true;
+        &mut self.store
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            // Before the fields drop: the lock is still held.
+            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 }
@@ -84,8 +82,10 @@ pub(crate) struct Shared {
     pub(crate) timeouts: Timeouts,
     /// Held while a change is made and saved, so saves happen one at a time, in order.
     pub(crate) writer: Mutex<()>,
-    pub(crate) requests: AtomicU64,
-    pub(crate) log: Mutex<VecDeque<Logged>>,
+    /// See [`Shared::generation`].
+    pub(crate) generation: AtomicU64,
+    /// Every answered request, counted and logged.
+    pub(crate) log: RequestLog,
     /// Generated files of at most [`CACHED_FILE_MAX`] bytes, by content key, generated once
     /// and then served as slices of one shared buffer (at most [`CACHED_FILES`] of them).
     pub(crate) files: Mutex<HashMap<u64, Bytes>>,
@@ -94,8 +94,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
+    pub(crate) fn store(&self) -> StoreGuard<'_> {
+        StoreGuard { store: lock(&self.store), generation: &self.generation, changed: false }
+    }
+
+    /// The store's generation: it moves on whenever the store may have changed (see
+    /// [`StoreGuard`]), so an answer read from the store at one generation is still the answer
+    /// while the generation is the same. Read without the lock.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// A snapshot to persist, if there is a state file. Call with the store locked, right after
@@ -201,28 +208,14 @@ impl Shared {
         Some(bytes)
     }
 
-    /// Counts and logs one answered request. The path is moved in, and the method kept as
-    /// `http::Method` (whose standard values are not allocated): one allocation per request,
-    /// made before the lock is taken.
-    pub(crate) fn record(&self, method: http::Method, path: String, status: u16) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let entry = Logged { method: Some(method), path, status };
-        let mut log = lock(&self.log);
-        if log.len() >= LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(entry);
+    /// Counts and logs one answered request.
+    pub(crate) fn record(&self, method: http::Method, path: &str, status: u16) {
+        self.log.record(Some(method), path, status);
     }
 
     /// Counts and logs a request that could not be parsed (or was refused before it was).
     pub(crate) fn record_unparsed(&self, status: u16) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let entry = Logged { method: None, path: "-".to_owned(), status };
-        let mut log = lock(&self.log);
-        if log.len() >= LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(entry);
+        self.log.record(None, "-", status);
     }
 }
 
@@ -325,18 +318,17 @@ impl Admin {
         self.shared.change_keeping(|store| store.reset(self.shared.seed.raw_accounts()));
         self.set_faults(self.shared.initial_faults.clone());
         self.shared.limiter.reset();
-        lock(&self.shared.log).clear();
-        self.shared.requests.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.shared.log.clear();
     }
 
     /// How many requests were answered since the start (or the last reset).
     pub fn request_count(&self) -> u64 {
-        self.shared.requests.load(Ordering::Relaxed)
+        self.shared.log.count()
     }
 
     /// The latest answered requests, oldest first (at most 4096).
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.shared.log).iter().map(Logged::record).collect()
+        self.shared.log.records()
     }
 
     /// Every video, account by account.
@@ -380,20 +372,24 @@ impl Admin {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn logged_entries_read_back_as_records() {
-        let entry = |method: Option<http::Method>, path: &str, status| Logged {
-            method,
-            path: path.to_owned(),
-            status,
-        };
-        let r = entry(Some(http::Method::POST), "/a?b", 201).record();
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("POST", "/a?b", 201));
-        let r = entry(None, "-", 400).record();
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("-", "-", 400));
-        let custom = http::Method::from_bytes(b"PURGE").unwrap();
-        assert_eq!(entry(Some(custom), "/", 405).record().method, "PURGE");
+    #[tokio::test]
+    async fn only_a_mutable_access_to_the_store_moves_its_generation_on() {
+        let emu = crate::Emulator::builder().start().await.unwrap();
+        let admin = emu.admin();
+        let shared = &admin.shared;
+        let g = shared.generation();
+        assert_eq!(shared.store().accounts().len(), 1);
+        let (account, video) = (emu.account(), emu.ready_video().unwrap());
+        let _ = shared.store().listed(&account, &video);
+        assert_eq!(shared.generation(), g, "reads leave it");
+        {
+            let mut store = shared.store();
+            let _: &mut crate::state::Store = &mut store;
+            assert_eq!(shared.generation(), g, "moved on only when the guard drops");
+        }
+        assert_eq!(shared.generation(), g + 1);
+        admin.add_video(&account, true);
+        assert_eq!(shared.generation(), g + 2, "a change through the admin");
+        emu.shutdown().await;
     }
 }

@@ -12,6 +12,7 @@ mod faults;
 mod file_answers;
 mod files;
 mod limits;
+mod listcache;
 mod persistence;
 mod progress;
 mod ratelimit;
