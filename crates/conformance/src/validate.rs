@@ -11,6 +11,14 @@ use serde_json::Value;
 use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
 
+mod fast;
+mod rules;
+mod tree;
+mod tree_de;
+mod tree_schema;
+
+use rules::semantic;
+
 /// How many characters of an offending value (and of a pointer) a [`Violation`] keeps.
 const VALUE_MAX: usize = 200;
 /// How many characters of a rule a [`Violation`] keeps (a schema's message quotes the value).
@@ -194,6 +202,8 @@ struct Compiled {
     deleted: jsonschema::Validator,
     failure: jsonschema::Validator,
     token: jsonschema::Validator,
+    /// The same schemas for the fast path's borrowed tree.
+    tree: fast::TreeSchemas,
 }
 
 pub(crate) fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
@@ -211,6 +221,11 @@ static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
         deleted: compile("deleted-response.json", DELETED_RESPONSE)?,
         failure: compile("failure-response.json", FAILURE_RESPONSE)?,
         token: compile("token-response.json", TOKEN_RESPONSE)?,
+        tree: fast::TreeSchemas {
+            downloads: fast::compile_tree("downloads-response.json", DOWNLOADS_RESPONSE)?,
+            deleted: fast::compile_tree("deleted-response.json", DELETED_RESPONSE)?,
+            failure: fast::compile_tree("failure-response.json", FAILURE_RESPONSE)?,
+        },
     })
 });
 
@@ -277,8 +292,9 @@ impl Validator {
     /// `result` null on failure, and that cfstream-types decodes a 2XX body the schema
     /// accepts. Empty when the answer conforms.
     ///
-    /// A conforming answer is judged on a fast path (one parse, one schema pass, one typed
-    /// decode); only a broken one pays for collecting details.
+    /// A conforming answer is judged on a fast path (one parse into a borrowed tree, one schema
+    /// pass, the rules, one typed decode); only a broken one pays for a `serde_json::Value` and
+    /// for collecting details.
     pub fn check_response(
         &self,
         op: Operation,
@@ -286,27 +302,32 @@ impl Validator {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Vec<Violation> {
-        let mut out = Vec::new();
+        let mut out = head_violations(op, status, content_type);
+        if !self.body_conforms(op, status, body) {
+            self.body_violations(op, status, body, &mut out);
+        }
+        out
+    }
+
+    /// [`Validator::check_response`] without its fast path: every body is judged on a
+    /// `serde_json::Value`. The reference the fast path is tested against; not for users.
+    #[doc(hidden)]
+    pub fn check_response_reference(
+        &self,
+        op: Operation,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Vec<Violation> {
+        let mut out = head_violations(op, status, content_type);
+        self.body_violations(op, status, body, &mut out);
+        out
+    }
+
+    /// The violations of the body of `op`'s answer with `status`, after those of `out`.
+    fn body_violations(&self, op: Operation, status: u16, body: &[u8], out: &mut Vec<Violation>) {
         let some_op = Some(op);
         let expect = expect(op, status);
-        if !(status == 200 || (400..=499).contains(&status)) {
-            out.push(Violation::new(
-                some_op,
-                Check::StatusDocumented.name(),
-                "status",
-                "status must be 200 or 4XX (the documented responses)",
-                status.to_string(),
-            ));
-        }
-        if !is_json_media_type(content_type) {
-            out.push(Violation::new(
-                some_op,
-                Check::ContentTypeJson.name(),
-                "header:content-type",
-                "content type must be application/json",
-                content_type.unwrap_or("(none)"),
-            ));
-        }
         let value: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
             Err(e) => {
@@ -317,7 +338,7 @@ impl Validator {
                     format!("body must be JSON ({e})"),
                     String::from_utf8_lossy(body),
                 ));
-                return out;
+                return;
             }
         };
         if let Some(schema) = self.schema(expect)
@@ -333,14 +354,13 @@ impl Validator {
                 ));
             }
         }
-        semantic(op, status, &value, &mut out);
+        semantic(op, status, &value, out);
         if let Expect::Success(kind) = expect
             && out.iter().all(|v| v.check != Check::BodySchema.name())
             && let Some(v) = decode_violation(op, kind, value, body)
         {
             out.push(v);
         }
-        out
     }
 
     /// [`Validator::check_response`] taking the content type from `headers`, plus the header
@@ -489,66 +509,28 @@ fn schema_rule(e: &jsonschema::ValidationError<'_>) -> String {
     format!("schema `{keyword}`: {e}")
 }
 
-/// The rules that are not (only) schema: success against status, errors on failure, codes,
-/// result null on failure.
-fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>) {
-    let some_op = Some(op);
-    let failure_status = status >= 400;
-    let success = value.get("success").and_then(Value::as_bool);
-    if let Some(s) = success {
-        let wanted = (200..=299).contains(&status);
-        if ((200..=299).contains(&status) || failure_status) && s != wanted {
-            out.push(Violation::new(
-                some_op,
-                Check::SuccessMatchesStatus.name(),
-                "/success",
-                format!("success must be {wanted} with status {status}"),
-                s.to_string(),
-            ));
-        }
+/// The violations of an answer's status and content type.
+fn head_violations(op: Operation, status: u16, content_type: Option<&str>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if !(status == 200 || (400..=499).contains(&status)) {
+        out.push(Violation::new(
+            Some(op),
+            Check::StatusDocumented.name(),
+            "status",
+            "status must be 200 or 4XX (the documented responses)",
+            status.to_string(),
+        ));
     }
-    let is_failure = failure_status || success == Some(false);
-    for field in ["errors", "messages"] {
-        if let Some(items) = value.get(field).and_then(Value::as_array) {
-            for (i, item) in items.iter().enumerate() {
-                let code = item.get("code");
-                let ok = code.and_then(Value::as_i64).is_some_and(|c| c >= 1000)
-                    || code.and_then(Value::as_u64).is_some_and(|c| c >= 1000);
-                if code.is_some() && !ok {
-                    out.push(Violation::new(
-                        some_op,
-                        Check::ErrorCodeRange.name(),
-                        format!("/{field}/{i}/code"),
-                        "code must be an integer >= 1000",
-                        code.map(show).unwrap_or_default(),
-                    ));
-                }
-            }
-        }
+    if !is_json_media_type(content_type) {
+        out.push(Violation::new(
+            Some(op),
+            Check::ContentTypeJson.name(),
+            "header:content-type",
+            "content type must be application/json",
+            content_type.unwrap_or("(none)"),
+        ));
     }
-    if !is_failure || !value.is_object() {
-        return;
-    }
-    match value.get("errors") {
-        Some(Value::Array(a)) if !a.is_empty() => {}
-        other => out.push(Violation::new(
-            some_op,
-            Check::FailureHasErrors.name(),
-            "/errors",
-            "a failure must carry at least one error",
-            other.map_or_else(|| "(absent)".to_owned(), show),
-        )),
-    }
-    match value.get("result") {
-        Some(Value::Null) => {}
-        other => out.push(Violation::new(
-            some_op,
-            Check::FailureResultNull.name(),
-            "/result",
-            "result must be present and null on failure",
-            other.map_or_else(|| "(absent)".to_owned(), show),
-        )),
-    }
+    out
 }
 
 /// The violation of `client_model_decodes`, if cfstream-types does not decode `value` (the
