@@ -71,3 +71,47 @@ pub(super) fn decodes(kind: ResponseKind, tree: &Tree<'_>) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_accepts_conforming_bodies_only() {
+        let v = Validator::new().unwrap();
+        let ok = br#"{"success":true,"errors":[],"messages":[],"result":{"default":{"status":"ready","percentComplete":100,"url":"https://x.example/a.mp4"}}}"#;
+        let deleted = br#"{"success":true,"errors":[],"messages":[],"result":"ok"}"#;
+        let fail = br#"{"success":false,"errors":[{"code":10000,"message":"m"}],"messages":[],"result":null}"#;
+        assert!(v.body_conforms(Operation::List, 200, ok));
+        assert!(v.body_conforms(Operation::Delete, 200, deleted));
+        assert!(v.body_conforms(Operation::List, 404, fail));
+        // No schema for an undocumented status; the rules still hold.
+        assert!(v.body_conforms(Operation::List, 302, b"[1]"));
+        assert!(!v.body_conforms(Operation::List, 302, br#"{"success":false}"#));
+        for (op, status, body) in [
+            (Operation::List, 200, &b"{"[..]),
+            (Operation::List, 200, br#"{"success":true,"errors":[],"messages":[],"result":{},"result":{}}"#),
+            (Operation::List, 200, &fail[..]),
+            (Operation::List, 404, &ok[..]),
+            (Operation::Delete, 200, &ok[..]),
+            // The schema and the rules accept it; the typed model does not.
+            (Operation::List, 200, br#"{"success":true,"errors":[],"messages":[],"result":{"audio":{"status":"ready","percentComplete":100,"url":"http://256.256.256.256/a.m4a"}}}"#),
+        ] {
+            assert!(!v.body_conforms(op, status, body), "{op} {status}");
+        }
+    }
+
+    #[test]
+    fn each_kind_is_decoded_as_its_envelope() {
+        let tree = |body: &'static str| Tree::parse(body.as_bytes()).unwrap();
+        let deleted = tree(r#"{"success":true,"result":"ok"}"#);
+        assert!(decodes(ResponseKind::Deleted, &deleted));
+        assert!(!decodes(ResponseKind::Downloads, &deleted));
+        let downloads = tree(r#"{"success":true,"result":{}}"#);
+        assert!(decodes(ResponseKind::Downloads, &downloads));
+        // No `success`: neither envelope.
+        let neither = tree(r#"{"result":"ok"}"#);
+        assert!(!decodes(ResponseKind::Deleted, &neither));
+        assert!(!decodes(ResponseKind::Downloads, &neither));
+    }
+}

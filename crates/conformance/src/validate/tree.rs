@@ -21,10 +21,9 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Number, Value};
 
 /// One JSON value, its strings borrowed from the body where they hold no escape.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tree<'a> {
     /// `null`.
-    #[default]
     Null,
     /// `true` or `false`.
     Bool(bool),
@@ -132,14 +131,6 @@ impl<'de> Visitor<'de> for TreeVisitor {
 
     fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
         Ok(Tree::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Tree<'de>, E> {
-        Ok(Tree::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree<'de>, D::Error> {
-        Tree::deserialize(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
@@ -283,6 +274,23 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert_eq!(Tree::parse(deep.as_bytes()), None);
         assert!(serde_json::from_str::<Value>(&deep).is_err());
+    }
+
+    #[test]
+    fn what_serde_json_never_hands_over_is_read_too() {
+        use serde::de::IntoDeserializer;
+        use serde::de::value::{BytesDeserializer, Error};
+        let owned: serde::de::value::StringDeserializer<Error> = "s".to_owned().into_deserializer();
+        assert_eq!(Tree::deserialize(owned), Ok(Tree::String(Cow::Borrowed("s"))));
+        let bytes = Tree::deserialize(BytesDeserializer::<Error>::new(b"x")).unwrap_err();
+        assert_eq!(bytes.to_string(), "invalid type: byte array, expected any valid JSON value");
+        let key = serde_json::from_str::<Tree<'_>>("{1:2}").unwrap_err();
+        assert_eq!(key.to_string(), "key must be a string at line 1 column 2");
+        let key = Key::deserialize(1u8.into_deserializer()).map(|k| k.0);
+        assert_eq!(
+            key.map_err(|e: Error| e.to_string()),
+            Err("invalid type: integer `1`, expected an object key".to_owned())
+        );
     }
 
     #[test]

@@ -117,10 +117,6 @@ impl<'de> SeqAccess<'de> for Items<'de> {
     ) -> Result<Option<T::Value>, Error> {
         self.0.next().map(|item| seed.deserialize(item)).transpose()
     }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.0.len())
-    }
 }
 
 /// An object's members: each key, then its value.
@@ -150,10 +146,6 @@ impl<'de> MapAccess<'de> for Members<'de> {
             Some(value) => seed.deserialize(value),
             None => Err(de::Error::custom("value is missing")),
         }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.iter.len())
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) struct TreeJson;
 impl Json for TreeJson {
     type Node<'a> = &'a Tree<'a>;
     type PreparedKey = String;
-    type StringBuffer = Tree<'static>;
+    type StringBuffer = Option<Tree<'static>>;
 
     // A node never contains itself.
     const ACYCLIC: bool = true;
@@ -50,12 +50,11 @@ impl Json for TreeJson {
     }
 
     fn with_string_node<T>(
-        buffer: &mut Tree<'static>,
+        buffer: &mut Option<Tree<'static>>,
         string: &str,
         f: impl FnOnce(<Self as Json>::Node<'_>) -> T,
     ) -> T {
-        *buffer = Tree::String(Cow::Owned(string.to_owned()));
-        f(buffer)
+        f(buffer.insert(Tree::String(Cow::Owned(string.to_owned()))))
     }
 }
 
@@ -245,6 +244,8 @@ mod tests {
             (&tree).as_array().unwrap().is_unique()
         };
         assert!(unique("[]"));
+        assert!(!unique("[null,null]"));
+        assert!(unique("[null,false]"));
         assert!(unique("[{\"a\":1}]"));
         assert!(unique("[1,2]"));
         assert!(!unique("[1,1.0]"));
@@ -264,8 +265,24 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_itself_and_no_other() {
+        let tree = Tree::parse(br#"{"a":[1,1]}"#).unwrap();
+        let root = &tree;
+        let a = root.as_object().unwrap().get(&"a".to_owned()).unwrap();
+        let items: Vec<_> = a.as_array().unwrap().elements().collect();
+        assert!(root.identity().is_some());
+        assert_eq!(root.identity(), (&tree).identity());
+        assert_ne!(root.identity(), a.identity());
+        assert_ne!(items[0].identity(), items[1].identity());
+        assert_eq!(
+            items[0].identity(),
+            Some(NodeIdentity::new(std::ptr::from_ref(items[0]) as usize))
+        );
+    }
+
+    #[test]
     fn string_nodes_hold_the_name() {
-        let mut buffer = Tree::default();
+        let mut buffer = None;
         TreeJson::with_string_node(&mut buffer, "name", |node| {
             assert_eq!(node.as_string().as_deref(), Some("name"));
         });
