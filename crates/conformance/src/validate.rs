@@ -4,12 +4,22 @@
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
-use cfstream_types::{DeletedEnvelope, DownloadsEnvelope, Operation, ResponseKind};
+use cfstream_types::{Operation, ResponseKind};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::catalogue::Check;
 use crate::error::{Error, ErrorKind};
+
+mod fast;
+mod rules;
+mod tree;
+mod tree_de;
+mod tree_schema;
+mod value_path;
+
+use rules::semantic;
+use value_path::head_violations;
 
 /// How many characters of an offending value (and of a pointer) a [`Violation`] keeps.
 const VALUE_MAX: usize = 200;
@@ -194,6 +204,8 @@ struct Compiled {
     deleted: jsonschema::Validator,
     failure: jsonschema::Validator,
     token: jsonschema::Validator,
+    /// The same schemas for the fast path's borrowed tree.
+    tree: fast::TreeSchemas,
 }
 
 pub(crate) fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
@@ -211,6 +223,11 @@ static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
         deleted: compile("deleted-response.json", DELETED_RESPONSE)?,
         failure: compile("failure-response.json", FAILURE_RESPONSE)?,
         token: compile("token-response.json", TOKEN_RESPONSE)?,
+        tree: fast::TreeSchemas {
+            downloads: fast::compile_tree("downloads-response.json", DOWNLOADS_RESPONSE)?,
+            deleted: fast::compile_tree("deleted-response.json", DELETED_RESPONSE)?,
+            failure: fast::compile_tree("failure-response.json", FAILURE_RESPONSE)?,
+        },
     })
 });
 
@@ -277,8 +294,9 @@ impl Validator {
     /// `result` null on failure, and that cfstream-types decodes a 2XX body the schema
     /// accepts. Empty when the answer conforms.
     ///
-    /// A conforming answer is judged on a fast path (one parse, one schema pass, one typed
-    /// decode); only a broken one pays for collecting details.
+    /// A conforming answer is judged on a fast path (one parse into a borrowed tree, one schema
+    /// pass, the rules, one typed decode); only a broken one pays for a `serde_json::Value` and
+    /// for collecting details.
     pub fn check_response(
         &self,
         op: Operation,
@@ -286,60 +304,25 @@ impl Validator {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Vec<Violation> {
-        let mut out = Vec::new();
-        let some_op = Some(op);
-        let expect = expect(op, status);
-        if !(status == 200 || (400..=499).contains(&status)) {
-            out.push(Violation::new(
-                some_op,
-                Check::StatusDocumented.name(),
-                "status",
-                "status must be 200 or 4XX (the documented responses)",
-                status.to_string(),
-            ));
+        let mut out = head_violations(op, status, content_type);
+        if !self.body_conforms(op, status, body) {
+            self.body_violations(op, status, body, &mut out);
         }
-        if !is_json_media_type(content_type) {
-            out.push(Violation::new(
-                some_op,
-                Check::ContentTypeJson.name(),
-                "header:content-type",
-                "content type must be application/json",
-                content_type.unwrap_or("(none)"),
-            ));
-        }
-        let value: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => {
-                out.push(Violation::new(
-                    some_op,
-                    Check::BodySchema.name(),
-                    "",
-                    format!("body must be JSON ({e})"),
-                    String::from_utf8_lossy(body),
-                ));
-                return out;
-            }
-        };
-        if let Some(schema) = self.schema(expect)
-            && !schema.is_valid(&value)
-        {
-            for e in schema.iter_errors(&value) {
-                out.push(Violation::new(
-                    some_op,
-                    Check::BodySchema.name(),
-                    e.instance_path().as_str(),
-                    schema_rule(&e),
-                    show(e.instance()),
-                ));
-            }
-        }
-        semantic(op, status, &value, &mut out);
-        if let Expect::Success(kind) = expect
-            && out.iter().all(|v| v.check != Check::BodySchema.name())
-            && let Some(v) = decode_violation(op, kind, value, body)
-        {
-            out.push(v);
-        }
+        out
+    }
+
+    /// [`Validator::check_response`] without its fast path: every body is judged on a
+    /// `serde_json::Value`. The reference the fast path is tested against; not for users.
+    #[doc(hidden)]
+    pub fn check_response_reference(
+        &self,
+        op: Operation,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Vec<Violation> {
+        let mut out = head_violations(op, status, content_type);
+        self.body_violations(op, status, body, &mut out);
         out
     }
 
@@ -487,110 +470,6 @@ impl Validator {
 fn schema_rule(e: &jsonschema::ValidationError<'_>) -> String {
     let keyword = e.schema_path().as_str().rsplit('/').next().unwrap_or_default().to_owned();
     format!("schema `{keyword}`: {e}")
-}
-
-/// The rules that are not (only) schema: success against status, errors on failure, codes,
-/// result null on failure.
-fn semantic(op: Operation, status: u16, value: &Value, out: &mut Vec<Violation>) {
-    let some_op = Some(op);
-    let failure_status = status >= 400;
-    let success = value.get("success").and_then(Value::as_bool);
-    if let Some(s) = success {
-        let wanted = (200..=299).contains(&status);
-        if ((200..=299).contains(&status) || failure_status) && s != wanted {
-            out.push(Violation::new(
-                some_op,
-                Check::SuccessMatchesStatus.name(),
-                "/success",
-                format!("success must be {wanted} with status {status}"),
-                s.to_string(),
-            ));
-        }
-    }
-    let is_failure = failure_status || success == Some(false);
-    for field in ["errors", "messages"] {
-        if let Some(items) = value.get(field).and_then(Value::as_array) {
-            for (i, item) in items.iter().enumerate() {
-                let code = item.get("code");
-                let ok = code.and_then(Value::as_i64).is_some_and(|c| c >= 1000)
-                    || code.and_then(Value::as_u64).is_some_and(|c| c >= 1000);
-                if code.is_some() && !ok {
-                    out.push(Violation::new(
-                        some_op,
-                        Check::ErrorCodeRange.name(),
-                        format!("/{field}/{i}/code"),
-                        "code must be an integer >= 1000",
-                        code.map(show).unwrap_or_default(),
-                    ));
-                }
-            }
-        }
-    }
-    if !is_failure || !value.is_object() {
-        return;
-    }
-    match value.get("errors") {
-        Some(Value::Array(a)) if !a.is_empty() => {}
-        other => out.push(Violation::new(
-            some_op,
-            Check::FailureHasErrors.name(),
-            "/errors",
-            "a failure must carry at least one error",
-            other.map_or_else(|| "(absent)".to_owned(), show),
-        )),
-    }
-    match value.get("result") {
-        Some(Value::Null) => {}
-        other => out.push(Violation::new(
-            some_op,
-            Check::FailureResultNull.name(),
-            "/result",
-            "result must be present and null on failure",
-            other.map_or_else(|| "(absent)".to_owned(), show),
-        )),
-    }
-}
-
-/// The violation of `client_model_decodes`, if cfstream-types does not decode `value` (the
-/// parse of `body`) as `kind`.
-///
-/// `value` is consumed: the typed model takes its strings and maps instead of copying them,
-/// which is most of what a decode from a `Value` costs. Only a body that fails pays for a
-/// second parse and the path-tracking decoder, to name the field at fault.
-fn decode_violation(
-    op: Operation,
-    kind: ResponseKind,
-    value: Value,
-    body: &[u8],
-) -> Option<Violation> {
-    use serde::Deserialize;
-    let ok = match kind {
-        ResponseKind::Downloads => DownloadsEnvelope::deserialize(value).is_ok(),
-        ResponseKind::Deleted => DeletedEnvelope::deserialize(value).is_ok(),
-        _ => true,
-    };
-    if ok {
-        return None;
-    }
-    // Slow path: decode again through the path-tracking decoder to name the field.
-    let err = match kind {
-        ResponseKind::Downloads => cfstream_types::decode::<DownloadsEnvelope>(body).err(),
-        _ => cfstream_types::decode::<DeletedEnvelope>(body).err(),
-    };
-    let (pointer, message) = match &err {
-        Some(e) => (dotted_to_pointer(e.path()), e.message().to_owned()),
-        None => (String::new(), "the typed decoder rejected the body".to_owned()),
-    };
-    // The body parsed once already; the value was handed to the decoder.
-    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let at = pointer_get(&value, &pointer).map_or_else(|| show(&value), show);
-    Some(Violation::new(
-        Some(op),
-        Check::ClientModelDecodes.name(),
-        pointer,
-        format!("cfstream-types must decode a body the schema accepts ({message})"),
-        at,
-    ))
 }
 
 /// A path of the path-tracking decoder as a JSON pointer: `result.default.percentComplete` ->

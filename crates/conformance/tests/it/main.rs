@@ -5,6 +5,7 @@
 
 mod emulator;
 mod examples;
+mod fast_path;
 mod generated;
 mod hostile;
 mod mutants;
