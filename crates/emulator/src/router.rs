@@ -250,6 +250,11 @@ async fn route_signing(
 
 /// The path to log: a signed file URL's token (a bearer credential) is replaced by `[token]`.
 fn loggable(full: &str) -> Cow<'_, str> {
+    if !full.contains('.') {
+        // No file route's name (`default.mp4`) and no token (three dot-separated parts): the
+        // API's paths, as they are, without routing them twice.
+        return full.into();
+    }
     let (path, query) = full.split_once('?').map_or((full, None), |(p, q)| (p, Some(q)));
     match files::route(path) {
         Some((uid, file)) if signing::looks_like_token(uid) => {

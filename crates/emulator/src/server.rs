@@ -136,6 +136,9 @@ async fn connection(
     loop {
         let check_at = control.check_at(timeouts, Instant::now());
         tokio::select! {
+            // The connection first (it is what wakes this task nearly every time), and no
+            // random draw per wake-up.
+            biased;
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "connection ended with an error");
