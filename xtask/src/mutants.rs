@@ -44,7 +44,7 @@ pub(crate) enum Place {
     Types,
     /// The whole of cfstream-http.
     Http,
-    /// cfstream-conformance's `validate.rs`.
+    /// cfstream-conformance's `validate.rs` and `validate/*.rs`.
     Validate,
     /// cfstream-emulator's `auth.rs`, `content.rs` and `files.rs`.
     Emulator,
@@ -73,6 +73,8 @@ impl Place {
                     "cfstream-conformance",
                     "--file",
                     "crates/conformance/src/validate.rs",
+                    "--file",
+                    "crates/conformance/src/validate/*.rs",
                 ]
             }
             Place::Emulator => vec![
@@ -258,7 +260,7 @@ mod tests {
         assert_eq!(
             planned(&["--place", "validate", "--shard", "1/4"]),
             [
-                "mutants --output T/mutants/validate --shard 1/4 --package cfstream-conformance --file crates/conformance/src/validate.rs"
+                "mutants --output T/mutants/validate --shard 1/4 --package cfstream-conformance --file crates/conformance/src/validate.rs --file crates/conformance/src/validate/*.rs"
             ]
         );
         let all = planned(&[]);
