@@ -495,7 +495,10 @@ mod tests {
         let a = Stats { rate: 10.0, p50_ms: 1.0, p99_ms: 3.0, max_ms: 9.0, cpu_us: Some(4.0) };
         let b = Stats { rate: 20.0, p50_ms: 2.0, p99_ms: 5.0, max_ms: 7.0, cpu_us: Some(5.0) };
         let c = combine(a, b);
-        assert_eq!((c.rate, c.p50_ms, c.p99_ms, c.max_ms, c.cpu_us), (15.0, 1.5, 5.0, 9.0, Some(4.5)));
+        assert_eq!(
+            (c.rate, c.p50_ms, c.p99_ms, c.max_ms, c.cpu_us),
+            (15.0, 1.5, 5.0, 9.0, Some(4.5))
+        );
         assert_eq!(combine(a, Stats { cpu_us: None, ..b }).cpu_us, None);
     }
 }
