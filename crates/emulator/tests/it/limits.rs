@@ -82,3 +82,15 @@ async fn garbage_and_oversized_bodies_are_4xx_envelopes() {
     let log = emu.admin().requests();
     assert!(log.iter().all(|r| r.status < 500), "{log:?}");
 }
+
+#[tokio::test]
+async fn a_request_hyper_cannot_parse_is_counted_and_logged_as_dashes() {
+    let emu = start().await;
+    let (status, _, _) = raw(emu.addr(), b"NOT HTTP AT ALL\r\n\r\n").await;
+    assert_eq!(status, 400);
+    assert_eq!(emu.admin().request_count(), 1);
+    let log = emu.admin().requests();
+    let shown: Vec<_> =
+        log.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.status)).collect();
+    assert_eq!(shown, [("-", "-", 400)]);
+}
