@@ -199,19 +199,54 @@ fn show(v: &Value) -> String {
     truncate(&v.to_string())
 }
 
+/// The three body schemas, compiled for one JSON representation `F` (`serde_json::Value`, or
+/// the fast path's borrowed tree).
+struct Schemas<F: jsonschema::json::Json> {
+    downloads: jsonschema::Validator<F>,
+    deleted: jsonschema::Validator<F>,
+    failure: jsonschema::Validator<F>,
+}
+
+impl<F: jsonschema::json::Json> Schemas<F> {
+    fn compile() -> Result<Self, String> {
+        Ok(Schemas {
+            downloads: compile_for("downloads-response.json", DOWNLOADS_RESPONSE)?,
+            deleted: compile_for("deleted-response.json", DELETED_RESPONSE)?,
+            failure: compile_for("failure-response.json", FAILURE_RESPONSE)?,
+        })
+    }
+
+    /// The schema of the body `expect` names, if one applies.
+    fn of(&self, expect: Expect) -> Option<&jsonschema::Validator<F>> {
+        match expect {
+            Expect::Success(ResponseKind::Downloads) => Some(&self.downloads),
+            Expect::Success(ResponseKind::Deleted) => Some(&self.deleted),
+            Expect::Failure => Some(&self.failure),
+            // `ResponseKind` may grow; an unknown kind has no schema here.
+            Expect::Success(_) | Expect::Nothing => None,
+        }
+    }
+}
+
 struct Compiled {
-    downloads: jsonschema::Validator,
-    deleted: jsonschema::Validator,
-    failure: jsonschema::Validator,
+    value: Schemas<jsonschema::json::SerdeJson>,
     token: jsonschema::Validator,
     /// The same schemas for the fast path's borrowed tree.
-    tree: fast::TreeSchemas,
+    tree: Schemas<tree_schema::TreeJson>,
 }
 
 pub(crate) fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, String> {
+    compile_for(name, text)
+}
+
+/// `text` (the schema called `name`) compiled for instances in the representation `F`.
+fn compile_for<F: jsonschema::json::Json>(
+    name: &str,
+    text: &str,
+) -> Result<jsonschema::Validator<F>, String> {
     let schema: Value =
         serde_json::from_str(text).map_err(|e| format!("schema {name} is not JSON: {e}"))?;
-    jsonschema::options()
+    jsonschema::options_for::<F>()
         .should_validate_formats(true)
         .build(&schema)
         .map_err(|e| format!("schema {name} does not compile: {e}"))
@@ -219,15 +254,9 @@ pub(crate) fn compile(name: &str, text: &str) -> Result<jsonschema::Validator, S
 
 static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
     Ok(Compiled {
-        downloads: compile("downloads-response.json", DOWNLOADS_RESPONSE)?,
-        deleted: compile("deleted-response.json", DELETED_RESPONSE)?,
-        failure: compile("failure-response.json", FAILURE_RESPONSE)?,
+        value: Schemas::compile()?,
         token: compile("token-response.json", TOKEN_RESPONSE)?,
-        tree: fast::TreeSchemas {
-            downloads: fast::compile_tree("downloads-response.json", DOWNLOADS_RESPONSE)?,
-            deleted: fast::compile_tree("deleted-response.json", DELETED_RESPONSE)?,
-            failure: fast::compile_tree("failure-response.json", FAILURE_RESPONSE)?,
-        },
+        tree: Schemas::compile()?,
     })
 });
 
@@ -274,13 +303,7 @@ impl Validator {
     }
 
     fn schema(&self, expect: Expect) -> Option<&jsonschema::Validator> {
-        match expect {
-            Expect::Success(ResponseKind::Downloads) => Some(&self.compiled.downloads),
-            Expect::Success(ResponseKind::Deleted) => Some(&self.compiled.deleted),
-            Expect::Failure => Some(&self.compiled.failure),
-            // `ResponseKind` may grow; an unknown kind has no schema here.
-            Expect::Success(_) | Expect::Nothing => None,
-        }
+        self.compiled.value.of(expect)
     }
 
     /// Whether `body` matches the schema of `op`'s answer with `status` (200 schema for 2XX,
@@ -456,6 +479,7 @@ impl Validator {
         };
         let mut out: Vec<String> = self
             .compiled
+            .value
             .failure
             .iter_errors(&value)
             .map(|e| format!("{} at '{}'", schema_rule(&e), e.instance_path().as_str()))

@@ -99,13 +99,7 @@ fn decode_violation(
     value: Value,
     body: &[u8],
 ) -> Option<Violation> {
-    use serde::Deserialize;
-    let ok = match kind {
-        ResponseKind::Downloads => DownloadsEnvelope::deserialize(value).is_ok(),
-        ResponseKind::Deleted => DeletedEnvelope::deserialize(value).is_ok(),
-        _ => true,
-    };
-    if ok {
+    if super::fast::decodes(kind, value) {
         return None;
     }
     // Slow path: decode again through the path-tracking decoder to name the field.
